@@ -1,0 +1,73 @@
+"""Typed errors of the Fauna Account API.
+
+Callers branch on the type (retry, fail fast, skip) rather than on message text, and every
+message is built from the API's own reason: the account key never enters an exception,
+because exception text lands in task logs and in the UI.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import AirflowException
+
+
+class FaunaError(AirflowException):
+    """Base class of every error this provider raises."""
+
+
+class FaunaValidationError(FaunaError, ValueError):
+    """Bad input, refused before any network call; the message names the field and the fix."""
+
+
+class FaunaApiError(FaunaError):
+    """The Account API answered with an error status.
+
+    :param status: the HTTP status code.
+    :param reason: the API's own explanation (``reason`` or ``message`` of the error body).
+    :param method: the HTTP method of the failed call.
+    :param path: the path of the failed call (never a full URL with a query string).
+    """
+
+    def __init__(self, status: int, reason: str, *, method: str = "", path: str = "") -> None:
+        self.status = status
+        self.reason = reason
+        self.method = method
+        self.path = path
+        where = f" on {method} {path}" if method else ""
+        super().__init__(f"Fauna Account API answered {status}{where}: {reason}")
+
+
+class FaunaAuthError(FaunaApiError):
+    """401 or 403: the account key is wrong, expired, revoked or lacks access. Never retried."""
+
+
+class FaunaNotFoundError(FaunaApiError):
+    """404: the log request or OAuth app does not exist for this account."""
+
+
+class FaunaRateLimitedError(FaunaApiError):
+    """429 after every retry was spent.
+
+    :param retry_after: the last ``Retry-After`` the API asked for, in seconds, if any.
+    """
+
+    def __init__(
+        self, status: int, reason: str, *, method: str = "", path: str = "", retry_after: float | None = None
+    ) -> None:
+        super().__init__(status, reason, method=method, path=path)
+        self.retry_after = retry_after
+
+
+class FaunaServerError(FaunaApiError):
+    """A 5xx answer after every retry was spent."""
+
+
+class FaunaConnectionError(FaunaError):
+    """The host could not be reached or did not answer in time, after every retry was spent."""
+
+
+class FaunaLogRequestFailed(FaunaError):
+    """A log request ended ``Failed`` or ``TimedOut``."""
+
+
+class FaunaNoLogsError(FaunaError):
+    """A log request ended ``DoesNotExist`` (there are no logs for the interval)."""

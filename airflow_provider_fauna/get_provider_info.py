@@ -1,0 +1,49 @@
+"""What Airflow learns about this provider through the ``apache_airflow_provider`` entry point.
+
+Airflow calls :func:`get_provider_info` while it discovers providers, so this module imports
+nothing but the version: discovery must stay cheap and free of side effects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_fauna import __version__
+
+HOOK_CLASS = "airflow_provider_fauna.hooks.fauna.FaunaAccountHook"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider's integration, modules and connection type to Airflow."""
+    return {
+        "package-name": "airflow-provider-fauna",
+        "name": "Fauna",
+        "description": "`Fauna <https://fauna.com/>`__: export query logs through the Fauna Account API.\n",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Fauna",
+                "external-doc-url": "https://docs.fauna.com/fauna/current/reference/http/reference/account-api/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "Fauna", "python-modules": ["airflow_provider_fauna.hooks.fauna"]},
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": HOOK_CLASS,
+                "hook-name": "Fauna",
+                "connection-type": "fauna",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port"],
+                    "relabeling": {"host": "Account API URL", "password": "Account key secret"},
+                    "placeholders": {
+                        "host": "https://account.fauna.com",
+                        "password": "fnacapi...",
+                        "extra": '{"timeout": 30, "max_retries": 5}',
+                    },
+                },
+            }
+        ],
+    }
