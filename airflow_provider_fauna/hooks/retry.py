@@ -1,0 +1,91 @@
+"""The one retry policy the sync and the async hook share.
+
+It decides, and only decides: whether an outcome is worth another attempt and how long to
+wait first. The sync path sleeps with :func:`time.sleep`, the async path with
+:func:`asyncio.sleep`; neither duplicates the rules.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+#: Statuses that say "try again later" rather than "this request is wrong".
+RETRYABLE_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Read ``Retry-After`` as seconds, whether it holds delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter, honouring ``Retry-After``.
+
+    :param max_attempts: attempts in all, the first included (1 disables retries).
+    :param backoff_base: seconds before the second attempt; doubled for each attempt after.
+    :param backoff_max: the cap of one wait, ``Retry-After`` included.
+    :param jitter: wait a random time in ``[delay/2, delay]`` so that many workers retrying
+        together (a backfill) do not hit the API in step.
+    :param retry_statuses: HTTP statuses worth retrying; 400/401/403/404 never are.
+    """
+
+    max_attempts: int = 5
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    jitter: bool = True
+    retry_statuses: frozenset[int] = RETRYABLE_STATUSES
+    _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts={self.max_attempts} must be at least 1.")
+        if self.backoff_base < 0 or self.backoff_max < 0:
+            raise ValueError("backoff_base and backoff_max must not be negative.")
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, Any], **overrides: Any) -> RetryPolicy:
+        """Build a policy from a connection's extras, with explicit arguments taking precedence."""
+        values: dict[str, Any] = {}
+        for key, cast in (("max_attempts", int), ("backoff_base", float), ("backoff_max", float)):
+            if key in extra and extra[key] not in (None, ""):
+                values[key] = cast(extra[key])
+        if "max_retries" in extra and extra["max_retries"] not in (None, ""):
+            values["max_attempts"] = int(extra["max_retries"]) + 1
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def should_retry_status(self, status: int, attempt: int) -> bool:
+        """Whether a response with ``status`` on attempt number ``attempt`` (1-based) is retried."""
+        return status in self.retry_statuses and attempt < self.max_attempts
+
+    def should_retry_error(self, attempt: int) -> bool:
+        """Whether a connection error or timeout on attempt ``attempt`` is retried."""
+        return attempt < self.max_attempts
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after attempt ``attempt`` failed, before the next one."""
+        if retry_after is not None:
+            return min(retry_after, self.backoff_max)
+        raw = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        if self.jitter:
+            return self._rng.uniform(raw / 2, raw)
+        return raw

@@ -1,0 +1,328 @@
+"""What a Fauna log request is: its states, the validated input that submits one, and the answer.
+
+The Account API refuses bad input with a terse 400 after a round trip; a daily backfill of
+hundreds of runs deserves better. :class:`LogRequestSpec` checks everything the pages state
+(one scope, a known region group, aware times, end after start, at most 90 days, a UUID
+token) before any network call, and says which field is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+
+from airflow_provider_fauna.exceptions import FaunaValidationError
+from airflow_provider_fauna.utils.redact import redact_log_request
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+REGION_GROUPS: frozenset[str] = frozenset({"us-std", "eu-std", "classic"})
+MAX_INTERVAL = timedelta(days=90)
+_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+class LogRequestState(str, Enum):
+    """The states of a log request, as the API spells them."""
+
+    REQUESTED = "Requested"
+    PENDING = "Pending"
+    CREATING_NEW_URL = "CreatingNewUrl"
+    COMPLETE = "Complete"
+    DOES_NOT_EXIST = "DoesNotExist"
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: A request in one of these states will not change any more (except for a new file URL).
+TERMINAL_STATES: frozenset[LogRequestState] = frozenset(
+    {
+        LogRequestState.COMPLETE,
+        LogRequestState.DOES_NOT_EXIST,
+        LogRequestState.FAILED,
+        LogRequestState.TIMED_OUT,
+    }
+)
+#: Terminal states that mean the export did not happen; a retry must start a fresh request.
+FAILED_STATES: frozenset[LogRequestState] = frozenset({LogRequestState.FAILED, LogRequestState.TIMED_OUT})
+ALL_STATES: tuple[str, ...] = tuple(state.value for state in LogRequestState)
+
+
+def format_api_time(value: datetime) -> str:
+    """Render an aware datetime the way the API's examples do: UTC, ISO 8601, ``Z`` suffix."""
+    utc = value.astimezone(timezone.utc)
+    text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_time(value: datetime | str, field_name: str) -> pendulum.DateTime:
+    """Return ``value`` as an aware pendulum datetime in UTC, or refuse it naming ``field_name``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise FaunaValidationError(f"{field_name} is empty: give an ISO 8601 time with an offset.")
+        try:
+            parsed = pendulum.parse(text, exact=True)
+        except (ValueError, pendulum.parsing.exceptions.ParserError) as err:
+            raise FaunaValidationError(
+                f"{field_name}={value!r} is not an ISO 8601 time: write it like '2026-11-01T00:00:00Z'."
+            ) from err
+        if not isinstance(parsed, datetime):
+            raise FaunaValidationError(
+                f"{field_name}={value!r} is not a date and time: write it like '2026-11-01T00:00:00Z'."
+            )
+        has_offset = bool(re.search(r"(Z|[+-]\d{2}:?\d{2})$", text, re.IGNORECASE))
+        if not has_offset:
+            raise FaunaValidationError(
+                f"{field_name}={value!r} has no timezone: add one, for example '{text}Z' for UTC."
+            )
+        value = parsed
+    if not isinstance(value, datetime):
+        raise FaunaValidationError(
+            f"{field_name} must be a timezone-aware datetime or an ISO 8601 string, "
+            f"not {type(value).__name__}."
+        )
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise FaunaValidationError(
+            f"{field_name}={value.isoformat()} is naive: pass a timezone-aware datetime, "
+            "for example pendulum.datetime(2026, 11, 1, tz='UTC')."
+        )
+    return pendulum.instance(value).in_timezone("UTC")
+
+
+def validate_database(database: str) -> str:
+    """Check a database path: a region group, then the database hierarchy, separated by ``/``."""
+    if not isinstance(database, str) or not database.strip():
+        raise FaunaValidationError(
+            "database is empty: give the path with its region group, for example 'us-std/ECommerce'."
+        )
+    segments = database.split("/")
+    region = segments[0]
+    if region not in REGION_GROUPS:
+        raise FaunaValidationError(
+            f"database={database!r} must begin with its region group ({', '.join(sorted(REGION_GROUPS))}), "
+            f"for example 'us-std/{database.strip('/')}'."
+        )
+    if len(segments) < 2 or not all(segments[1:]):
+        raise FaunaValidationError(
+            f"database={database!r} names no database after the region group: "
+            f"write it like '{region}/ECommerce' (or pass region_group={region!r} to export the whole group)."
+        )
+    bad = [s for s in segments[1:] if not _SEGMENT.match(s)]
+    if bad:
+        raise FaunaValidationError(
+            f"database={database!r} has an invalid path segment {bad[0]!r}: "
+            "database names hold letters, digits, '_' and '-'."
+        )
+    return database
+
+
+def validate_region_group(region_group: str) -> str:
+    """Check a region group name against the ones the API knows."""
+    if region_group not in REGION_GROUPS:
+        raise FaunaValidationError(
+            f"region_group={region_group!r} is not a Fauna region group: use one of "
+            f"{', '.join(sorted(REGION_GROUPS))}."
+        )
+    return region_group
+
+
+def validate_idempotency_token(token: str) -> str:
+    """Check that the token is a UUID, as the API requires, and return it in canonical form."""
+    try:
+        return str(uuid.UUID(str(token)))
+    except ValueError as err:
+        raise FaunaValidationError(
+            f"idempotency_token={token!r} is not a UUID: pass str(uuid.uuid4()) or leave it out."
+        ) from err
+
+
+def validate_request_id(request_id: Any) -> str:
+    """Check a log request id before it becomes part of a URL path."""
+    if not isinstance(request_id, str | int) or isinstance(request_id, bool):
+        raise FaunaValidationError(
+            f"request_id must be the string id returned when the logs were requested, "
+            f"not {type(request_id).__name__}."
+        )
+    text = str(request_id).strip()
+    if not text or text == "None":
+        raise FaunaValidationError(
+            "request_id is empty: pass the id returned by FaunaLogsRequestOperator "
+            "(for example request_task.output)."
+        )
+    if not re.match(r"^[A-Za-z0-9_\-.]+$", text):
+        raise FaunaValidationError(
+            f"request_id={text!r} is malformed: ids hold only letters, digits, '.', '_' and '-'."
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class LogRequestSpec:
+    """A validated request for query logs: one scope and a half-open interval ``[start, end)``.
+
+    Build it with :meth:`build`, which refuses bad input with :class:`FaunaValidationError`.
+    """
+
+    time_start: pendulum.DateTime
+    time_end: pendulum.DateTime
+    database: str | None = None
+    region_group: str | None = None
+    idempotency_token: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        time_start: datetime | str,
+        time_end: datetime | str,
+        database: str | None = None,
+        region_group: str | None = None,
+        idempotency_token: str | None = None,
+    ) -> LogRequestSpec:
+        """Validate every field and return the spec; the message of any error names the field."""
+        database = database or None
+        region_group = region_group or None
+        if database and region_group:
+            raise FaunaValidationError(
+                f"Give either database or region_group, not both (got database={database!r}, "
+                f"region_group={region_group!r}): a database path already names its region group."
+            )
+        if not database and not region_group:
+            raise FaunaValidationError(
+                "Give database (for example 'us-std/ECommerce') or region_group "
+                "(one of " + ", ".join(sorted(REGION_GROUPS)) + ") to say whose logs to export."
+            )
+        if database:
+            validate_database(database)
+        if region_group:
+            validate_region_group(region_group)
+        start = parse_time(time_start, "time_start")
+        end = parse_time(time_end, "time_end")
+        if end <= start:
+            raise FaunaValidationError(
+                f"time_end ({format_api_time(end)}) must be after time_start ({format_api_time(start)}): "
+                "the interval is [time_start, time_end) and may not be empty."
+            )
+        if end - start > MAX_INTERVAL:
+            raise FaunaValidationError(
+                f"The interval {format_api_time(start)} to {format_api_time(end)} spans "
+                f"{(end - start).days} days; the Account API allows at most 90: "
+                "split it into shorter runs (a daily schedule exports one day per run)."
+            )
+        token = validate_idempotency_token(idempotency_token) if idempotency_token else None
+        return cls(
+            time_start=start,
+            time_end=end,
+            database=database,
+            region_group=region_group,
+            idempotency_token=token,
+        )
+
+    @property
+    def scope(self) -> str:
+        """The database path or the region group the logs are for."""
+        return self.database or self.region_group or ""
+
+    @property
+    def region(self) -> str:
+        """The region group, whether given directly or as the first part of the database path."""
+        return self.region_group or (self.database or "").split("/", 1)[0]
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON body of ``POST /api/v1/logs``, spelled as the current reference shows."""
+        body: dict[str, Any] = {}
+        if self.database:
+            body["database"] = self.database
+        else:
+            body["region_group"] = self.region_group
+        body["time_start"] = format_api_time(self.time_start)
+        body["time_end"] = format_api_time(self.time_end)
+        if self.idempotency_token:
+            body["idempotency_token"] = self.idempotency_token
+        return body
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    """A log request as the API reports it.
+
+    ``presigned_url`` is a credential: it is left out of ``repr`` and out of :meth:`to_xcom`.
+    """
+
+    request_id: str
+    state: str
+    time_start: str | None = None
+    time_end: str | None = None
+    database: str | None = None
+    region_group: str | None = None
+    updated_at: str | None = None
+    version: int | None = None
+    presigned_url: str | None = field(default=None, repr=False)
+    presigned_url_expiration_time: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, payload: Mapping[str, Any]) -> LogRequest:
+        """Read an API answer, accepting both spellings the pages use for the region group."""
+        region_group = payload.get("region_group", payload.get("regionGroup"))
+        version = payload.get("version")
+        return cls(
+            request_id=str(payload.get("request_id", "")),
+            state=str(payload.get("state", "")),
+            time_start=payload.get("time_start"),
+            time_end=payload.get("time_end"),
+            database=payload.get("database"),
+            region_group=region_group,
+            updated_at=payload.get("updated_at"),
+            version=int(version) if isinstance(version, int | str) and str(version).isdigit() else None,
+            presigned_url=payload.get("presigned_url"),
+            presigned_url_expiration_time=payload.get("presigned_url_expiration_time"),
+            raw=dict(payload),
+        )
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the request has reached a state it will not leave."""
+        return self.state in TERMINAL_STATES
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether the log file is ready to download."""
+        return self.state == LogRequestState.COMPLETE
+
+    @property
+    def is_failed(self) -> bool:
+        """Whether the export failed or timed out (a retry needs a fresh request)."""
+        return self.state in FAILED_STATES
+
+    @property
+    def scope(self) -> str:
+        """The database path, or the region group for a region-group export."""
+        return self.database or self.region_group or ""
+
+    def to_xcom(self) -> dict[str, Any]:
+        """A JSON-safe summary for XCom and trigger events: the URL is kept without its signature."""
+        return redact_log_request(
+            {
+                "request_id": self.request_id,
+                "state": self.state,
+                "database": self.database,
+                "region_group": self.region_group,
+                "time_start": self.time_start,
+                "time_end": self.time_end,
+                "updated_at": self.updated_at,
+                "version": self.version,
+                "presigned_url": self.presigned_url,
+                "presigned_url_expiration_time": self.presigned_url_expiration_time,
+            }
+        )
