@@ -27,6 +27,16 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
+        "operators": [
+            {"integration-name": "Fauna", "python-modules": ["airflow_provider_fauna.operators.logs"]},
+        ],
+        "sensors": [
+            {"integration-name": "Fauna", "python-modules": ["airflow_provider_fauna.sensors.logs"]},
+        ],
+        "triggers": [
+            {"integration-name": "Fauna", "python-modules": ["airflow_provider_fauna.triggers.logs"]},
+        ],
+        "extra-links": ["airflow_provider_fauna.links.FaunaLogRequestLink"],
         "hooks": [
             {"integration-name": "Fauna", "python-modules": ["airflow_provider_fauna.hooks.fauna"]},
         ],

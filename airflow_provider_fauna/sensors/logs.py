@@ -1,0 +1,113 @@
+"""Wait until a Fauna log request is finished: in poke, reschedule or deferrable mode."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
+from airflow_provider_fauna.log_requests import validate_request_id
+from airflow_provider_fauna.outcomes import settle, validate_on_no_logs
+from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
+from airflow_provider_fauna.waiting import (
+    FAIL_FAST_ERRORS,
+    WaitTimeout,
+    check_status,
+    read_trigger_event,
+    wait_deadline,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.providers.common.compat.sdk import Context
+
+
+class FaunaLogsSensor(BaseSensorOperator):
+    """Wait for a Fauna log request to reach a terminal state.
+
+    ``Complete`` succeeds and returns the request's details (the presigned URL without its
+    signature); ``Failed`` and ``TimedOut`` fail the task, naming the request and interval;
+    ``DoesNotExist`` (no logs in the interval) follows ``on_no_logs``.
+
+    In deferrable mode it checks once and defers only if the request is still in progress;
+    the sensor's ``timeout`` and the task's ``execution_timeout`` become the trigger's
+    deadline, with a last status check before a timeout is declared.
+
+    :param request_id: the id returned by :class:`FaunaLogsRequestOperator` (templated).
+    :param fauna_conn_id: the Fauna connection (templated).
+    :param on_no_logs: ``"skip"`` (default), ``"succeed"`` or ``"fail"`` for ``DoesNotExist``.
+    :param deferrable: wait on the triggerer; defaults to ``[operators] default_deferrable``.
+
+    ``poke_interval`` is the longest wait between two status calls in every mode.
+    """
+
+    template_fields: Sequence[str] = ("request_id", "fauna_conn_id")
+    ui_color = "#e8d5ff"
+
+    def __init__(
+        self,
+        *,
+        request_id: str,
+        fauna_conn_id: str = FaunaAccountHook.default_conn_name,
+        on_no_logs: str = "skip",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.request_id = request_id
+        self.fauna_conn_id = fauna_conn_id
+        self.on_no_logs = validate_on_no_logs(on_no_logs)
+        self.deferrable = deferrable
+
+    @property
+    def hook(self) -> FaunaAccountHook:
+        """A hook on the sensor's connection (new per use: hooks hold no state worth keeping)."""
+        return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
+
+    def _check(self) -> Any:
+        try:
+            return check_status(self.hook, validate_request_id(self.request_id), self.log)
+        except FAIL_FAST_ERRORS as err:
+            raise AirflowFailException(str(err)) from err
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """One status check; done when the request is terminal."""
+        request = self._check()
+        if request is None or not request.is_terminal:
+            if request is not None:
+                self.log.info("Fauna log request %s is %s.", request.request_id, request.state)
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=settle(request, self.on_no_logs))
+
+    def execute(self, context: Context) -> Any:
+        """Poke/reschedule as any sensor, or check once and defer."""
+        if not self.deferrable:
+            return super().execute(context)
+        request = self._check()
+        if request is not None and request.is_terminal:
+            return settle(request, self.on_no_logs)
+        self.defer(
+            trigger=FaunaLogsTrigger(
+                request_id=validate_request_id(self.request_id),
+                fauna_conn_id=self.fauna_conn_id,
+                end_time=wait_deadline(context, self.timeout, self.execution_timeout),
+                poll_interval=float(self.poke_interval),
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger fired: settle the request or report the timeout."""
+        try:
+            request = read_trigger_event(event)
+        except WaitTimeout as err:
+            raise AirflowSensorTimeout(f"{err} (sensor timeout {self.timeout:g} s)") from err
+        return settle(request, self.on_no_logs)
