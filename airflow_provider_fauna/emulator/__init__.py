@@ -1,0 +1,32 @@
+"""A local emulator of the Fauna Account API (query logs and OAuth apps), with fault injection.
+
+The public service cannot be reached from our machines; this is how users, our tests, the
+demo and the benchmarks exercise the provider over real HTTP. It is the *server*: it imports
+nothing from the rest of ``airflow_provider_fauna`` (sharing the client's rules would hide
+bugs) and nothing from Airflow; it needs only the standard library and aiohttp.
+
+Usage::
+
+    from airflow_provider_fauna.emulator import FaunaEmulator, FaultConfig
+
+    with FaunaEmulator(keys={"fnacapi_test_key"}, completion_delay=0.5) as emu:
+        ...  # point a client at emu.url
+        assert all(not c.had_authorization for c in emu.download_calls())
+
+or ``python -m airflow_provider_fauna.emulator --port 8765 --key fnacapi_demo``.
+
+Modules: :mod:`.emulator` (lifecycle and Python API), :mod:`.server` (aiohttp app),
+:mod:`.middleware` (recording, API faults, auth), :mod:`.api` (endpoints),
+:mod:`.downloads` (presigned file URL), :mod:`.control` (``/_emulator`` endpoints),
+:mod:`.state` (log requests and their state machine), :mod:`.oauth`, :mod:`.pagination`,
+:mod:`.validation`, :mod:`.timeutil`, :mod:`.signing`, :mod:`.faults`, :mod:`.calls`,
+:mod:`.logfile` (deterministic file content), :mod:`.filecache` (built once, off-loop, on disk).
+"""
+
+from __future__ import annotations
+
+from airflow_provider_fauna.emulator.calls import RecordedCall
+from airflow_provider_fauna.emulator.emulator import FaunaEmulator
+from airflow_provider_fauna.emulator.faults import FaultConfig
+
+__all__ = ["FaultConfig", "FaunaEmulator", "RecordedCall"]
