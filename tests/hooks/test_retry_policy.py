@@ -1,0 +1,68 @@
+"""The retry policy's arithmetic: backoff, cap, jitter, Retry-After in both forms."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from airflow_provider_fauna.hooks.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+
+
+def test_retry_after_in_seconds():
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(" 0 ") == 0.0
+
+
+def test_retry_after_as_http_date():
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+    header = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert parse_retry_after(header, now=now) == pytest.approx(30.0)
+
+
+def test_retry_after_in_the_past_or_garbage():
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+    assert parse_retry_after(format_datetime(now - timedelta(hours=1), usegmt=True), now=now) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_backoff_doubles_and_is_capped():
+    policy = RetryPolicy(backoff_base=1.0, backoff_max=5.0, jitter=False)
+    assert [policy.delay(n) for n in range(1, 6)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_jitter_stays_within_half_to_full_delay():
+    policy = RetryPolicy(backoff_base=4.0, backoff_max=60.0)
+    delays = {policy.delay(2) for _ in range(200)}
+    assert all(4.0 <= d <= 8.0 for d in delays)
+    assert len(delays) > 1
+
+
+def test_retry_after_wins_but_is_capped():
+    policy = RetryPolicy(backoff_max=10.0)
+    assert policy.delay(1, retry_after=3.0) == 3.0
+    assert policy.delay(1, retry_after=3600.0) == 10.0
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+def test_client_errors_are_never_retried(status):
+    assert not RetryPolicy().should_retry_status(status, attempt=1)
+
+
+@pytest.mark.parametrize("status", sorted(RETRYABLE_STATUSES))
+def test_transient_statuses_are_retried_until_the_last_attempt(status):
+    policy = RetryPolicy(max_attempts=3)
+    assert policy.should_retry_status(status, attempt=2)
+    assert not policy.should_retry_status(status, attempt=3)
+
+
+def test_policy_from_connection_extras():
+    policy = RetryPolicy.from_extra({"max_retries": "2", "backoff_base": "0.5", "backoff_max": 9})
+    assert (policy.max_attempts, policy.backoff_base, policy.backoff_max) == (3, 0.5, 9.0)
+
+
+def test_nonsense_policy_is_refused():
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)

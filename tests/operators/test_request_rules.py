@@ -1,0 +1,80 @@
+"""Interval and token rules of the request operator, and argument checks at DAG parse time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+import pytest
+
+from airflow_provider_fauna.exceptions import FaunaValidationError
+from airflow_provider_fauna.idempotency import derive_token
+from airflow_provider_fauna.operators.logs import FaunaLogsRequestOperator, resolve_interval
+from airflow_provider_fauna.sensors.logs import FaunaLogsSensor
+
+D1 = pendulum.datetime(2026, 11, 1, tz="UTC")
+D2 = pendulum.datetime(2026, 11, 2, tz="UTC")
+TOKEN_ARGS = {
+    "dag_id": "d",
+    "task_id": "t",
+    "run_id": "scheduled__2026-11-02",
+    "map_index": -1,
+    "scope": "us-std/ECommerce",
+    "time_start": "2026-11-01T00:00:00Z",
+    "time_end": "2026-11-02T00:00:00Z",
+}
+
+
+def test_token_is_a_stable_uuid_of_the_task_instance_and_request():
+    token = derive_token(**TOKEN_ARGS)
+    assert token == derive_token(**TOKEN_ARGS)
+    assert len(token) == 36
+    for field, other in [("run_id", "manual__x"), ("scope", "us-std/Other"), ("time_end", "2026-11-03")]:
+        assert derive_token(**{**TOKEN_ARGS, field: other}) != token
+    assert derive_token(**TOKEN_ARGS, generation=1) != token
+
+
+def test_interval_defaults_to_the_data_interval():
+    assert resolve_interval({"data_interval_start": D1, "data_interval_end": D2}, None, None) == (D1, D2)
+
+
+def test_explicit_times_win():
+    context = {"data_interval_start": D1, "data_interval_end": D2}
+    assert resolve_interval(context, "2026-10-01T00:00:00Z", "") == ("2026-10-01T00:00:00Z", D2)
+
+
+def test_zero_width_interval_is_refused_with_the_fix():
+    with pytest.raises(FaunaValidationError, match="CronDataIntervalTimetable"):
+        resolve_interval({"data_interval_start": D2, "data_interval_end": D2}, None, None)
+
+
+def test_no_data_interval_needs_explicit_times():
+    with pytest.raises(FaunaValidationError, match="time_start and time_end"):
+        resolve_interval({"data_interval_start": None, "data_interval_end": None}, None, None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"database": "us-std/a", "region_group": "us-std"}, "not both"),
+        ({}, "database"),
+        ({"database": "ECommerce"}, "region group"),
+        ({"region_group": "mars"}, "region_group"),
+        ({"database": "us-std/a", "on_no_logs": "ignore"}, "on_no_logs"),
+        ({"database": "us-std/a", "poll_interval": -1}, "poll_interval"),
+        ({"database": "us-std/a", "timeout": -5}, "timeout"),
+    ],
+)
+def test_operator_refuses_bad_arguments_when_the_dag_is_parsed(kwargs, match):
+    with pytest.raises(FaunaValidationError, match=match):
+        FaunaLogsRequestOperator(task_id="r", **kwargs)
+
+
+def test_templated_scope_is_checked_at_run_time_not_parse_time():
+    op = FaunaLogsRequestOperator(task_id="r", database="{{ params.database }}", timeout=timedelta(minutes=5))
+    assert op.timeout == 300.0
+
+
+def test_sensor_refuses_unknown_policy():
+    with pytest.raises(FaunaValidationError, match="on_no_logs"):
+        FaunaLogsSensor(task_id="s", request_id="1", on_no_logs="maybe")

@@ -1,0 +1,131 @@
+"""FaunaLogsTrigger against the emulator: events, transient faults, restarts, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pendulum
+import pytest
+
+from airflow_provider_fauna.emulator import FaultConfig
+from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
+from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger, next_poll_delay
+
+DAY = {
+    "time_start": pendulum.datetime(2026, 11, 1, tz="UTC"),
+    "time_end": pendulum.datetime(2026, 11, 2, tz="UTC"),
+}
+
+
+def submit(conn_id: str, database: str = "us-std/ECommerce") -> str:
+    return FaunaAccountHook(fauna_conn_id=conn_id).request_logs(database=database, **DAY).request_id
+
+
+async def first_event(trigger: FaunaLogsTrigger, limit: float = 20.0):
+    async def consume():
+        async for event in trigger.run():
+            return event.payload
+        return None
+
+    return await asyncio.wait_for(consume(), limit)
+
+
+def status_calls(emulator, request_id: str) -> list:
+    return [c for c in emulator.calls if c.method == "GET" and c.path == f"/api/v1/logs/{request_id}"]
+
+
+def test_serialize_mirrors_init():
+    trigger = FaunaLogsTrigger(request_id="42", fauna_conn_id="c", end_time=123.5, poll_interval=7.0)
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_fauna.triggers.logs.FaunaLogsTrigger"
+    assert kwargs == {"request_id": "42", "fauna_conn_id": "c", "end_time": 123.5, "poll_interval": 7.0}
+    assert all(isinstance(v, str | int | float | type(None)) for v in kwargs.values())
+    rebuilt = FaunaLogsTrigger(**kwargs)
+    assert rebuilt.serialize() == trigger.serialize()
+
+
+def test_polls_start_quickly_and_back_off_to_the_interval():
+    delays, previous = [], None
+    for _ in range(8):
+        previous = next_poll_delay(previous, 30.0)
+        delays.append(previous)
+    assert delays[0] == 1.0
+    assert delays == sorted(delays)
+    assert delays[-1] == 30.0
+    assert next_poll_delay(None, 0.2) == 0.2
+
+
+async def test_complete_request_fires_terminal_event_without_signature(fauna_connection, emulator):
+    emulator.completion_delay = 1.5
+    request_id = submit(fauna_connection)
+    payload = await first_event(FaunaLogsTrigger(request_id, fauna_connection, poll_interval=0.5))
+
+    assert payload["status"] == "terminal"
+    assert payload["request"]["state"] == "Complete"
+    assert payload["request"]["request_id"] == request_id
+    assert "Signature" not in str(payload)
+    assert len(status_calls(emulator, request_id)) >= 2
+
+
+@pytest.mark.parametrize("state", ["Failed", "TimedOut", "DoesNotExist"])
+async def test_other_terminal_states_fire_too(fauna_connection, emulator, state):
+    emulator.set_outcome("us-std/Other", state)
+    request_id = submit(fauna_connection, "us-std/Other")
+    payload = await first_event(FaunaLogsTrigger(request_id, fauna_connection, poll_interval=0.2))
+    assert payload["status"] == "terminal"
+    assert payload["request"]["state"] == state
+
+
+async def test_a_fault_storm_is_ridden_out(fauna_connection, emulator):
+    emulator.completion_delay = 1.0
+    request_id = submit(fauna_connection)
+    emulator.faults = FaultConfig(rate_limit_ratio=0.4, server_error_ratio=0.3, drop_ratio=0.1, retry_after=0)
+    payload = await first_event(FaunaLogsTrigger(request_id, fauna_connection, poll_interval=0.2), limit=60)
+
+    assert payload["status"] == "terminal"
+    assert payload["request"]["state"] == "Complete"
+    faults = [c.fault for c in status_calls(emulator, request_id) if c.fault]
+    assert faults, "no fault was injected, so nothing was ridden out"
+
+
+async def test_unknown_request_is_an_error_event(fauna_connection, emulator):
+    payload = await first_event(FaunaLogsTrigger("777777", fauna_connection, poll_interval=0.2))
+    assert payload["status"] == "error"
+    assert payload["error_type"] == "FaunaNotFoundError"
+    assert len(status_calls(emulator, "777777")) == 1
+
+
+async def test_deadline_gives_timeout_after_a_last_check(fauna_connection, emulator):
+    emulator.completion_delay = 60
+    request_id = submit(fauna_connection)
+    started = time.time()
+    payload = await first_event(
+        FaunaLogsTrigger(request_id, fauna_connection, end_time=started + 1.5, poll_interval=0.4)
+    )
+    assert payload["status"] == "timeout"
+    assert request_id in payload["message"]
+    last = status_calls(emulator, request_id)[-1]
+    assert last.time >= started + 1.5 - 0.05, "the last status check did not happen at the deadline"
+
+
+async def test_restart_mid_poll_resumes_on_the_same_request(fauna_connection, emulator):
+    emulator.completion_delay = 2.0
+    request_id = submit(fauna_connection)
+    trigger = FaunaLogsTrigger(request_id, fauna_connection, poll_interval=0.3)
+    with pytest.raises(asyncio.TimeoutError):
+        await first_event(trigger, limit=0.6)  # the triggerer dies mid-poll
+    polled_before = len(status_calls(emulator, request_id))
+    assert polled_before >= 1
+
+    path, kwargs = trigger.serialize()
+    assert path.endswith("FaunaLogsTrigger")
+    payload = await first_event(FaunaLogsTrigger(**kwargs))
+
+    assert payload["status"] == "terminal"
+    assert payload["request"]["request_id"] == request_id
+    assert len(status_calls(emulator, request_id)) > polled_before
+    assert [c for c in emulator.calls if c.method == "POST"] and all(
+        c.path == "/api/v1/logs" for c in emulator.calls if c.method == "POST"
+    )
+    assert len([c for c in emulator.calls if c.method == "POST"]) == 1
