@@ -8,11 +8,10 @@ and the presigned URL's signature likewise, so a failing test can print the call
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import hashlib
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_fauna.emulator.signing import SIGNATURE_PARAM
@@ -27,10 +26,11 @@ def fingerprint(secret: str) -> str:
 class RecordedCall:
     """One request as the emulator saw and answered it.
 
-    ``status`` is what was answered, 0 when the connection was dropped without an answer.
-    For a download cut mid-body it is the status line that was sent (200/206), and ``fault``
-    names the cut. ``fault`` joins several injected faults with ``+`` (``"slow+rate_limit"``).
-    ``query`` holds the presigned URL's signature only as a fingerprint.
+    ``status`` is what was answered; 0 while the answer is still being prepared (a slow call
+    in flight) and for a connection dropped without an answer. For a download cut mid-body it
+    is the status line that was sent (200/206), and ``fault`` names the cut. ``fault`` joins
+    several injected faults with ``+`` (``"slow+rate_limit"``). ``query`` holds the presigned
+    URL's signature only as a fingerprint. ``time`` is the arrival (epoch seconds).
     """
 
     method: str
@@ -43,18 +43,15 @@ class RecordedCall:
     key_fingerprint: str | None = None
     had_authorization: bool = False
     duration: float = 0.0
-    seq: int = field(default=0, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, for the ``GET /_emulator/calls`` control endpoint."""
-        data = dataclasses.asdict(self)
-        del data["seq"]
-        return data
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecordedCall:
         """Inverse of :meth:`as_dict`, for out-of-process users reading the control endpoint."""
-        known = {f.name for f in dataclasses.fields(cls)} - {"seq"}
+        known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
@@ -68,38 +65,37 @@ def redact_query(query: dict[str, str]) -> dict[str, str]:
 
 
 class CallLog:
-    """Thread-safe, arrival-ordered list of finished calls.
+    """Thread-safe list of calls in arrival order.
 
-    A call is numbered when it arrives and stored when it is answered, in arrival order: a
-    slow answer does not move its call behind later ones. Calls still in flight are not listed.
+    A call is listed as soon as it arrives (``status`` 0), so a client that gave up on a slow
+    answer still finds its call, and is updated in place when answered. A call that arrived
+    before :meth:`clear` is not listed again when it is answered after it.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._next_seq = 0
-        self._calls: list[RecordedCall] = []
-        self._seqs: list[int] = []
+        self._calls: dict[int, RecordedCall] = {}
 
-    def arrive(self) -> int:
-        """Number a call on arrival."""
+    def arrive(self, call: RecordedCall) -> int:
+        """List a call that has just arrived; returns its number for :meth:`finish`."""
         with self._lock:
             self._next_seq += 1
+            self._calls[self._next_seq] = call
             return self._next_seq
 
-    def finish(self, call: RecordedCall) -> None:
-        """Store an answered call in its arrival place."""
+    def finish(self, seq: int, call: RecordedCall) -> None:
+        """Replace an arrived call with its answered form (unless cleared meanwhile)."""
         with self._lock:
-            index = bisect.bisect(self._seqs, call.seq)
-            self._seqs.insert(index, call.seq)
-            self._calls.insert(index, call)
+            if seq in self._calls:
+                self._calls[seq] = call
 
     def snapshot(self) -> list[RecordedCall]:
         """A copy of the calls so far; safe to read while the server keeps answering."""
         with self._lock:
-            return list(self._calls)
+            return list(self._calls.values())
 
     def clear(self) -> None:
-        """Forget every call answered so far (calls in flight will still be stored)."""
+        """Forget every call so far."""
         with self._lock:
             self._calls.clear()
-            self._seqs.clear()

@@ -39,6 +39,11 @@ class KeyRing:
         with self._lock:
             self._keys[key] = None if ttl is None else time.time() + ttl
 
+    def replace(self, keys: Iterable[str]) -> None:
+        """Accept exactly ``keys`` (without expiry) from now on."""
+        with self._lock:
+            self._keys = dict.fromkeys(keys)
+
     def revoke(self, key: str) -> None:
         """Refuse ``key`` from now on."""
         with self._lock:

@@ -12,6 +12,8 @@ them what the Python API gives tests. They need no auth and are not recorded as 
 * ``POST /_emulator/outcomes``: ``{"scope": ..., "state": ...}``, ``state`` null to clear.
 * ``POST /_emulator/keys``: ``{"add": [...], "revoke": [...]}``.
 * ``GET /_emulator/requests``: every log request as the API would return it.
+* ``GET /_emulator/requests/{request_id}``: one of them (the provider's operator extra link
+  points here when the connection is an emulator); 404 if unknown.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from aiohttp import web
 from airflow_provider_fauna.emulator.api import base_url
 from airflow_provider_fauna.emulator.context import CONTEXT
 from airflow_provider_fauna.emulator.faults import FaultConfig
+from airflow_provider_fauna.emulator.validation import ApiError
 
 routes = web.RouteTableDef()
 
@@ -130,3 +133,13 @@ async def keys(request: web.Request) -> web.Response:
 async def log_requests(request: web.Request) -> web.Response:
     """Every log request, as the API would return it now."""
     return web.json_response(request.app[CONTEXT].account.snapshot(base_url(request)))
+
+
+@routes.get("/_emulator/requests/{request_id}")
+async def log_request(request: web.Request) -> web.Response:
+    """One log request, as the API would return it now (no key needed: a page for people)."""
+    try:
+        found = request.app[CONTEXT].account.get(request.match_info["request_id"], base_url(request))
+    except ApiError as exc:
+        return web.json_response({"reason": exc.reason}, status=exc.status)
+    return web.json_response(found)

@@ -53,7 +53,8 @@ class FaunaEmulator:
         if completion_delay < 0 or url_ttl < 0 or records_per_file < 0:
             raise ValueError("completion_delay, url_ttl and records_per_file cannot be negative")
         self.host, self._requested_port = host, port
-        self._keys = KeyRing(keys or ())
+        self._initial_keys = tuple(keys or ())
+        self._keys = KeyRing(self._initial_keys)
         self._faults = FaultInjector(faults or FaultConfig(), seed)
         self._calls = CallLog()
         self._signer = UrlSigner()
@@ -68,6 +69,7 @@ class FaunaEmulator:
             records_per_file=records_per_file,
             seed=seed,
         )
+        self._initial_timing = (completion_delay, url_ttl, records_per_file)
         self._stopped = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -203,13 +205,53 @@ class FaunaEmulator:
         self._account.clear_outcomes()
 
     def reset(self) -> None:
-        """Between two tests sharing one emulator: forget calls, faults and forced outcomes.
+        """Back to how the emulator started, for tests sharing one emulator.
 
-        Log requests and keys stay (see :meth:`reset_state` to forget the requests too).
+        Forgets recorded calls, log requests, idempotency tokens, forced outcomes and deleted
+        OAuth apps; restores the faults (none), the keys, ``completion_delay``, ``url_ttl`` and
+        ``records_per_file`` given to the constructor. Generated files stay cached.
         """
         self.reset_calls()
         self.faults = FaultConfig()
-        self.clear_outcomes()
+        self.reset_state()
+        self._keys.replace(self._initial_keys)
+        self.completion_delay, self.url_ttl, self.records_per_file = self._initial_timing
+
+    # --- timing, adjustable while serving ---------------------------------------------------
+
+    @property
+    def completion_delay(self) -> float:
+        """Seconds from submission to the terminal state. Changing it also reschedules requests
+        still in progress (their states are computed from it on each read)."""
+        return self._account.completion_delay
+
+    @completion_delay.setter
+    def completion_delay(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("completion_delay cannot be negative")
+        self._account.completion_delay = seconds
+
+    @property
+    def url_ttl(self) -> float:
+        """Lifetime in seconds of presigned URLs issued from now on."""
+        return self._account.url_ttl
+
+    @url_ttl.setter
+    def url_ttl(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("url_ttl cannot be negative")
+        self._account.url_ttl = seconds
+
+    @property
+    def records_per_file(self) -> int:
+        """Records in the file of log requests submitted from now on."""
+        return self._account.records_per_file
+
+    @records_per_file.setter
+    def records_per_file(self, count: int) -> None:
+        if count < 0:
+            raise ValueError("records_per_file cannot be negative")
+        self._account.records_per_file = count
 
     def reset_state(self) -> None:
         """Forget log requests, idempotency tokens and forced outcomes; restore the OAuth apps."""

@@ -8,6 +8,7 @@ Order, outermost first: :func:`record` (every request but ``/_emulator``), :func
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import json
 import logging
@@ -80,10 +81,22 @@ async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(CONTROL_PREFIX):
         return await handler(request)
     calls = request.app[CONTEXT].calls
-    seq, arrived, started = calls.arrive(), time.time(), time.perf_counter()
+    started = time.perf_counter()
     raw = await request.read()
     auth = request.headers.get("Authorization")
     bearer = auth[7:].strip() if auth and auth[:7].lower() == "bearer " else None
+    arrived = RecordedCall(
+        method=request.method,
+        path=request.path,
+        query=redact_query(dict(request.query)),
+        json=_body_json(raw),
+        status=0,
+        fault=None,
+        time=time.time(),
+        key_fingerprint=fingerprint(bearer) if bearer else None,
+        had_authorization=auth is not None,
+    )
+    seq = calls.arrive(arrived)
     done = False
 
     def finish(status: int) -> None:
@@ -92,21 +105,10 @@ async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
             return
         done = True
         labels = request.get(FAULTS_KEY)
-        call = RecordedCall(
-            method=request.method,
-            path=request.path,
-            query=redact_query(dict(request.query)),
-            json=_body_json(raw),
-            status=status,
-            fault="+".join(labels) if labels else None,
-            time=arrived,
-            key_fingerprint=fingerprint(bearer) if bearer else None,
-            had_authorization=auth is not None,
-            duration=time.perf_counter() - started,
-            seq=seq,
-        )
-        calls.finish(call)
-        log.info("%s %s -> %s%s", call.method, call.path, status, f" [{call.fault}]" if call.fault else "")
+        fault = "+".join(labels) if labels else None
+        duration = time.perf_counter() - started
+        calls.finish(seq, dataclasses.replace(arrived, status=status, fault=fault, duration=duration))
+        log.info("%s %s -> %s%s", request.method, request.path, status, f" [{fault}]" if fault else "")
 
     request[FINISH_KEY] = finish
     try:

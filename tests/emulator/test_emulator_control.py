@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -121,3 +122,30 @@ def test_log_requests_before_start_and_stop_is_idempotent() -> None:
     with emu:
         assert requests.get(f"{emu.url}/_emulator/health", timeout=10).status_code == 200
     emu.stop()
+
+
+def test_request_page_shows_one_request_or_404(api: Api, emu: FaunaEmulator) -> None:
+    done = api.completed()
+    page = _control(emu, "GET", f"requests/{done['request_id']}")
+    assert page.status_code == 200
+    assert page.json() == done
+    missing = _control(emu, "GET", "requests/000000000000")
+    assert missing.status_code == 404
+    assert missing.json()["reason"]
+    assert emu.calls[-1].path == f"/api/v1/logs/{done['request_id']}"  # the page is not recorded
+
+
+def test_timing_is_adjustable_while_serving_and_reset_restores_it(start_emulator: Any) -> None:
+    emu = start_emulator(completion_delay=0.0, url_ttl=3600)
+    api = Api(emu.url)
+    emu.completion_delay = 30
+    request_id = api.submit_ok()["request_id"]
+    assert api.status(request_id)["state"] == "Pending"
+    emu.completion_delay = 0  # requests in progress follow the new delay
+    assert api.status(request_id)["state"] == "Complete"
+    emu.records_per_file = 7
+    seven = api.completed(database="us-std/Seven")["request_id"]
+    assert gzip.decompress(emu.file_bytes(seven)).count(b"\n") == 7
+    emu.url_ttl = 100
+    emu.reset()
+    assert (emu.completion_delay, emu.url_ttl, emu.records_per_file) == (0.0, 3600, 200)

@@ -289,16 +289,22 @@ def test_set_outcome_rejects_bad_scope_or_state(
         emu.set_outcome(scope, state)
 
 
-def test_reset_forgets_calls_faults_and_outcomes_but_keeps_requests(api: Api, emu: FaunaEmulator) -> None:
+def test_reset_returns_to_the_started_state(api: Api, emu: FaunaEmulator) -> None:
     from airflow_provider_fauna.emulator import FaultConfig
 
     emu.set_outcome("us-std", "Failed")
     emu.faults = FaultConfig(slow_ratio=1.0, slow_seconds=0.01)
-    api.submit_ok()
+    emu.add_key("fnacapi_extra")
+    emu.revoke_key(KEY)
+    emu.completion_delay = 5
+    Api(emu.url, "fnacapi_extra").submit_ok()
     emu.reset()
     assert emu.calls == []
+    assert emu.log_requests == []
     assert emu.faults == FaultConfig()
-    assert api.completed()["state"] == "Complete"
-    assert len(emu.log_requests) == 2
+    assert emu.completion_delay == 0
+    assert Api(emu.url, "fnacapi_extra").call("GET", "/api/v1/oauth/apps").status_code == 401
+    assert api.completed()["state"] == "Complete"  # the constructor's key works, no outcome forced
+    assert len(emu.log_requests) == 1
     emu.reset_state()
     assert emu.log_requests == []
