@@ -1,0 +1,494 @@
+"""What the S3 and GCS transfers share: input checks, finding the request, the key, the copy's frame.
+
+A transfer runs in one of two forms:
+
+- **after a request** (``request_id``, usually ``request_task.output``): it reads the request,
+  waits if it is still running, and copies its file;
+- **standalone** (``database`` or ``region_group``, optionally ``time_start``/``time_end``): it
+  submits the request itself through :func:`submit_reusing` (idempotent across retries), waits
+  (on the triggerer when ``deferrable``), then copies.
+
+Either way, the end of the wait is read by :func:`settle` (``DoesNotExist`` follows
+``on_no_logs``), the destination is checked *before* the download starts (an existing object
+is never overwritten unless ``replace=True``), and the store-specific subclass streams the
+:class:`LogFileDownload` into the bucket, verifying what landed and leaving nothing behind
+when anything fails.
+"""
+
+from __future__ import annotations
+
+import importlib
+import string
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowOptionalProviderFeatureException,
+    BaseOperator,
+    conf,
+)
+
+from airflow_provider_fauna.exceptions import FaunaValidationError
+from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
+from airflow_provider_fauna.links import LINK_XCOM_KEY, FaunaLogRequestLink, log_request_url
+from airflow_provider_fauna.log_requests import (
+    LogRequest,
+    LogRequestSpec,
+    LogRequestState,
+    parse_time,
+    validate_request_id,
+)
+from airflow_provider_fauna.operators.logs import (
+    LOG_REQUEST_XCOM_KEY,
+    check_poll_interval,
+    check_scope_arguments,
+    check_timeout,
+    resolve_interval,
+    submit_reusing,
+)
+from airflow_provider_fauna.outcomes import describe, settle, validate_on_no_logs
+from airflow_provider_fauna.transfers.download import (
+    DEFAULT_MAX_RESUMES,
+    DownloadStats,
+    LogFileDownload,
+)
+from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
+from airflow_provider_fauna.utils.redact import REDACTED
+from airflow_provider_fauna.waiting import (
+    FAIL_FAST_ERRORS,
+    poll_until_terminal,
+    read_trigger_event,
+    wait_deadline,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import datetime, timedelta
+    from types import ModuleType
+
+    from airflow.providers.common.compat.sdk import Context
+
+#: Where a log file lands when no key is given. ``{scope}`` is the database path
+#: (``us-std/ECommerce``) or the region group (``us-std``); the times are the request's
+#: interval in ISO 8601 UTC (``2026-11-21T00:00:00+00:00``), so the key names the export.
+DEFAULT_KEY_TEMPLATE = "fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz"
+#: The placeholders a key may use (besides Jinja, which renders first, from the run's context).
+KEY_FIELDS = frozenset({"scope", "database", "region_group", "time_start", "time_end", "request_id"})
+#: The log file is gzip bytes. They are stored as ``application/gzip`` *without* a
+#: ``Content-Encoding``: see :class:`BaseFaunaLogsTransferOperator` for why.
+DEFAULT_CONTENT_TYPE = "application/gzip"
+#: The XCom key of the copy's summary (the return value is the destination URI).
+TRANSFER_XCOM_KEY = "fauna_transfer"
+
+
+def require_provider(module: str, extra: str, operator: str) -> ModuleType:
+    """Import an optional provider's module, or say which extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise AirflowOptionalProviderFeatureException(
+            f"{operator} needs {module.rsplit('.', 1)[0]} ({err}). Install it with "
+            f"pip install 'airflow-provider-fauna[{extra}]'."
+        ) from err
+
+
+def is_templated(value: Any) -> bool:
+    """Whether a value will only be known once Jinja renders it (checked again in ``execute``)."""
+    return not isinstance(value, str) or "{{" in value or "{%" in value
+
+
+def check_max_resumes(max_resumes: int) -> int:
+    """``max_resumes`` is a count: a non-negative integer."""
+    if isinstance(max_resumes, bool) or not isinstance(max_resumes, int) or max_resumes < 0:
+        raise FaunaValidationError(
+            f"max_resumes={max_resumes!r} must be a non-negative integer (failures in a row "
+            f"without progress before a download gives up; default {DEFAULT_MAX_RESUMES})."
+        )
+    return max_resumes
+
+
+def check_key_template(field_name: str, template: str) -> str:
+    """Refuse an empty key or one with placeholders :func:`render_key` cannot fill."""
+    if not isinstance(template, str) or not template.strip():
+        raise FaunaValidationError(
+            f"{field_name} is empty: give the object's name, or leave it out for the default "
+            f"{DEFAULT_KEY_TEMPLATE!r}."
+        )
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as err:
+        raise FaunaValidationError(
+            f"{field_name}={template!r} has unbalanced braces ({err}); write a literal brace as '{{{{' or '}}}}'."
+        ) from None
+    unknown = sorted({name for name in fields if name not in KEY_FIELDS})
+    if unknown:
+        raise FaunaValidationError(
+            f"{field_name}={template!r} uses unknown placeholder(s) {', '.join(unknown)}: the key may use "
+            f"{', '.join('{' + f + '}' for f in sorted(KEY_FIELDS))}."
+        )
+    return template
+
+
+def iso_utc(value: str | None, field_name: str) -> str | None:
+    """An API time as the key spells it: ISO 8601 in UTC with ``+00:00``."""
+    if not value:
+        return None
+    return parse_time(value, field_name).isoformat()
+
+
+def render_key(field_name: str, template: str, request: LogRequest) -> str:
+    """Fill a key template from the request, so the key names the very export it holds."""
+    check_key_template(field_name, template)
+    start = iso_utc(request.time_start, "time_start")
+    end = iso_utc(request.time_end, "time_end")
+    uses_times = any(f"{{{t}}}" in template for t in ("time_start", "time_end"))
+    if uses_times and (start is None or end is None):
+        raise FaunaValidationError(
+            f"{describe(request)} does not report its interval, so {field_name}={template!r} cannot be "
+            f"filled: pass an explicit {field_name} without {{time_start}}/{{time_end}}."
+        )
+    region = request.region_group or (request.database or "").split("/", 1)[0]
+    key = template.format(
+        scope=request.scope,
+        database=request.database or "",
+        region_group=region,
+        time_start=start,
+        time_end=end,
+        request_id=request.request_id,
+    )
+    if not key.strip() or key.strip("/") == "":
+        raise FaunaValidationError(
+            f"{field_name}={template!r} renders to an empty key for {describe(request)}."
+        )
+    if len(key.encode()) > 1024:
+        raise FaunaValidationError(
+            f"{field_name} renders to {len(key.encode())} bytes; keys hold at most 1024."
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the file goes: ``{scheme}://{bucket}/{key}``."""
+
+    scheme: str
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        """``s3://bucket/key`` or ``gs://bucket/object``, as Airflow assets and OpenLineage name it."""
+        return f"{self.scheme}://{self.bucket}/{self.key}"
+
+
+def object_metadata(request: LogRequest, attempt: str) -> dict[str, str]:
+    """User metadata stored with the object: which export it is, and which attempt wrote it."""
+    meta = {
+        "fauna-request-id": request.request_id,
+        "fauna-scope": request.scope,
+        "fauna-format": "ndjson+gzip",
+        "fauna-attempt": attempt,
+    }
+    if request.time_start:
+        meta["fauna-time-start"] = str(request.time_start)
+    if request.time_end:
+        meta["fauna-time-end"] = str(request.time_end)
+    return meta
+
+
+class BaseFaunaLogsTransferOperator(BaseOperator):
+    """Copy a completed Fauna query-log export into an object store, verified and all-or-nothing.
+
+    Give either ``request_id`` (the output of :class:`FaunaLogsRequestOperator`) or a scope
+    (``database`` or ``region_group``) for the standalone form, which requests, waits and
+    copies in one task.
+
+    **Stored format.** The object holds exactly the gzip bytes the presigned URL served. It is
+    stored with content type ``application/gzip`` and *no* ``Content-Encoding``, on purpose:
+    with ``Content-Encoding: gzip`` HTTP clients (browsers, ``requests``, ``curl --compressed``)
+    decompress on download, and GCS applies *decompressive transcoding*, serving the
+    decompressed NDJSON to clients that do not ask for gzip; a downloaded ``.ndjson.gz`` would
+    then not be gzip, and its bytes would not match the stored checksums. Athena, Spark and
+    BigQuery pick the codec from the ``.gz`` suffix (or the gzip magic bytes), not from HTTP
+    metadata, so the default key ends ``.ndjson.gz``. ``content_type`` can be set to
+    ``application/x-ndjson`` if a catalogue prefers to see the record format there.
+
+    **Nothing partial.** An existing object is refused before anything is downloaded unless
+    ``replace=True``; a failed attempt aborts its upload so no object and no upload session is
+    left behind; an object whose stored size or checksum turns out wrong is deleted.
+
+    :param request_id: the log request whose file to copy (templated).
+    :param database: standalone form: the database path, e.g. ``us-std/ECommerce`` (templated).
+    :param region_group: standalone form: a whole region group, e.g. ``us-std`` (templated).
+    :param time_start: standalone form: start of the interval (templated); default: data interval start.
+    :param time_end: standalone form: end of the interval (templated); default: data interval end.
+    :param fauna_conn_id: the Fauna connection (templated).
+    :param replace: overwrite an existing object; otherwise the task fails before downloading.
+    :param deferrable: wait for an unfinished request on the triggerer; defaults to
+        ``[operators] default_deferrable``.
+    :param poll_interval: longest wait between two status calls, in seconds.
+    :param timeout: how long to wait for the request, in seconds (``None``: until ``execution_timeout``).
+    :param on_no_logs: ``"skip"`` (default), ``"succeed"`` (write nothing, return ``None``) or
+        ``"fail"`` when the request ends ``DoesNotExist``.
+    :param max_resumes: failures in a row without progress (dropped connection, 5xx, refused URL)
+        before the download gives up.
+    :param verify_gzip: decompress on the fly (output discarded) to prove the gzip stream whole.
+    :param content_type: the stored object's content type.
+    """
+
+    template_fields: Sequence[str] = (
+        "request_id",
+        "database",
+        "region_group",
+        "time_start",
+        "time_end",
+        "fauna_conn_id",
+    )
+    operator_extra_links = (FaunaLogRequestLink(),)
+    ui_color = "#b9e3c6"
+
+    #: ``s3`` or ``gs``.
+    scheme: ClassVar[str] = ""
+    #: Names of the subclass's bucket and key arguments, for messages.
+    bucket_field: ClassVar[str] = "bucket"
+    key_field: ClassVar[str] = "key"
+
+    def __init__(
+        self,
+        *,
+        request_id: str | None = None,
+        database: str | None = None,
+        region_group: str | None = None,
+        time_start: datetime | str | None = None,
+        time_end: datetime | str | None = None,
+        fauna_conn_id: str = FaunaAccountHook.default_conn_name,
+        replace: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 60.0,
+        timeout: float | timedelta | None = None,
+        on_no_logs: str = "skip",
+        max_resumes: int = DEFAULT_MAX_RESUMES,
+        verify_gzip: bool = True,
+        content_type: str = DEFAULT_CONTENT_TYPE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.request_id = request_id
+        self.database = database
+        self.region_group = region_group
+        self.time_start = time_start
+        self.time_end = time_end
+        self.fauna_conn_id = fauna_conn_id
+        self.replace = replace
+        self.deferrable = deferrable
+        self.poll_interval = check_poll_interval(poll_interval)
+        self.timeout = check_timeout(timeout)
+        self.on_no_logs = validate_on_no_logs(on_no_logs)
+        self.max_resumes = check_max_resumes(max_resumes)
+        self.verify_gzip = verify_gzip
+        if not isinstance(content_type, str) or not content_type.strip():
+            raise FaunaValidationError("content_type is empty: leave it out for 'application/gzip'.")
+        self.content_type = content_type
+        self._check_form()
+        self._lineage: tuple[LogRequest, Destination] | None = None
+        self._abort: Callable[[], None] | None = None
+
+    # ------------------------------------------------------------------ input
+    def _check_form(self) -> None:
+        """Exactly one of ``request_id`` and a scope; times only with a scope."""
+        has_request = self.request_id not in (None, "")
+        has_scope = bool(self.database or self.region_group)
+        if has_request and has_scope:
+            raise FaunaValidationError(
+                "Give either request_id (to copy an export made by FaunaLogsRequestOperator) or "
+                f"database/region_group (to request and copy in this task), not both (got "
+                f"request_id={self.request_id!r}, database={self.database!r}, region_group={self.region_group!r})."
+            )
+        if not has_request and not has_scope:
+            raise FaunaValidationError(
+                "Give request_id (for example request_task.output) or database/region_group "
+                "(for example database='us-std/ECommerce') to say which export to copy."
+            )
+        if has_request and (self.time_start or self.time_end):
+            raise FaunaValidationError(
+                "time_start/time_end belong to the standalone form (with database or region_group); "
+                "with request_id the interval is the request's own."
+            )
+        if has_scope:
+            check_scope_arguments(self.database, self.region_group)
+
+    def check_destination(self) -> None:
+        """Refuse a bad bucket or key; subclasses check their store's naming rules."""
+        raise NotImplementedError
+
+    def key_template(self) -> str | None:
+        """The subclass's key argument (``None``: the default layout)."""
+        raise NotImplementedError
+
+    def bucket(self) -> str:
+        """The subclass's bucket argument."""
+        raise NotImplementedError
+
+    @property
+    def hook(self) -> FaunaAccountHook:
+        """A hook on the Fauna connection."""
+        return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
+
+    # ------------------------------------------------------------------ finding the request
+    def build_spec(self, context: Context) -> LogRequestSpec:
+        """Standalone form: the validated request for the scope and interval (no network call)."""
+        start, end = resolve_interval(context, self.time_start, self.time_end)
+        return LogRequestSpec.build(
+            database=self.database or None,
+            region_group=self.region_group or None,
+            time_start=start,
+            time_end=end,
+        )
+
+    def execute(self, context: Context) -> str | None:
+        """Find (or make) the request, wait for it if needed, then copy its file."""
+        hook = self.hook
+        try:
+            self.check_destination()
+            if self.request_id not in (None, ""):
+                request = hook.get_log_request(validate_request_id(self.request_id))
+            else:
+                request = submit_reusing(hook, self.build_spec(context), context, self.log)
+        except FAIL_FAST_ERRORS as err:
+            raise AirflowFailException(str(err)) from err
+        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(hook.base_url, request))
+        if not request.is_terminal:
+            deadline = wait_deadline(context, self.timeout, self.execution_timeout)
+            if self.deferrable:
+                self.defer(
+                    trigger=FaunaLogsTrigger(
+                        request_id=request.request_id,
+                        fauna_conn_id=self.fauna_conn_id,
+                        end_time=deadline,
+                        poll_interval=self.poll_interval,
+                    ),
+                    method_name="execute_complete",
+                )
+            try:
+                request = poll_until_terminal(
+                    hook,
+                    request.request_id,
+                    poll_interval=self.poll_interval,
+                    deadline=deadline,
+                    log=self.log,
+                )
+            except FAIL_FAST_ERRORS as err:
+                raise AirflowFailException(str(err)) from err
+        return self.transfer(context, request)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
+        """Resume after the trigger fired; the event's copy of the URL is redacted, so read it again."""
+        self.check_destination()
+        return self.transfer(context, read_trigger_event(event))
+
+    # ------------------------------------------------------------------ copying
+    def transfer(self, context: Context, request: LogRequest) -> str | None:
+        """Settle the finished request and copy its file; return the destination URI (``None``: no logs)."""
+        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
+        settle(request, self.on_no_logs)
+        destination = Destination(self.scheme, self.bucket(), self._key(request))
+        if request.state == LogRequestState.DOES_NOT_EXIST:
+            self.log.info(
+                "%s has no logs; on_no_logs='succeed': nothing was written to %s.",
+                describe(request),
+                destination.uri,
+            )
+            return None
+        if not self.replace and self.exists(destination):
+            raise AirflowFailException(
+                f"{destination.uri} already exists and replace=False, so nothing was downloaded. "
+                f"Pass replace=True to overwrite it, or choose another {self.key_field}."
+            )
+        hook = self.hook
+        if not request.presigned_url or REDACTED in request.presigned_url:
+            try:
+                request = hook.get_log_request(request.request_id)
+            except FAIL_FAST_ERRORS as err:
+                raise AirflowFailException(str(err)) from err
+        download = LogFileDownload(
+            hook, request, log=self.log, max_resumes=self.max_resumes, verify_gzip=self.verify_gzip
+        )
+        self.log.info(
+            "Copying the log file of %s from %s to %s.", describe(request), download.safe_url, destination.uri
+        )
+        attempt = uuid.uuid4().hex
+        try:
+            self.copy(download, destination, object_metadata(request, attempt))
+        finally:
+            self._abort = None
+        stats = download.stats
+        if stats is None:  # pragma: no cover - copy() returns only after the download ended
+            raise AirflowFailException("The copy ended before the log file did.")
+        self.log.info(
+            "Stored %s: %d bytes, sha256 %s, %d resume(s), %d new URL(s) (%s).",
+            destination.uri,
+            stats.size,
+            stats.sha256_hex,
+            stats.resumes,
+            stats.url_refreshes,
+            download.progress.summary(),
+        )
+        context["ti"].xcom_push(key=TRANSFER_XCOM_KEY, value=self._summary(request, destination, stats))
+        self._lineage = (request, destination)
+        return destination.uri
+
+    def _key(self, request: LogRequest) -> str:
+        return render_key(self.key_field, self.key_template() or DEFAULT_KEY_TEMPLATE, request)
+
+    @staticmethod
+    def _summary(request: LogRequest, destination: Destination, stats: DownloadStats) -> dict[str, Any]:
+        return {
+            "uri": destination.uri,
+            "bucket": destination.bucket,
+            "key": destination.key,
+            "request_id": request.request_id,
+            "scope": request.scope,
+            "time_start": request.time_start,
+            "time_end": request.time_end,
+            "size": stats.size,
+            "md5": stats.md5_hex,
+            "sha256": stats.sha256_hex,
+            "resumes": stats.resumes,
+            "url_refreshes": stats.url_refreshes,
+        }
+
+    def exists(self, destination: Destination) -> bool:
+        """Whether an object is already stored at ``destination``."""
+        raise NotImplementedError
+
+    def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:
+        """Stream ``download`` to ``destination`` and confirm it with the store, or leave nothing."""
+        raise NotImplementedError
+
+    def on_kill(self) -> None:
+        """Abort an upload in flight, so a killed task leaves no open upload behind."""
+        abort, self._abort = self._abort, None
+        if abort is not None:
+            try:
+                abort()
+            except Exception as err:
+                self.log.warning("Could not abort the upload in flight: %s", err)
+
+    # ------------------------------------------------------------------ lineage
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the Fauna export in, the stored object out (``None`` without the provider)."""
+        if self._lineage is None:
+            return None
+        try:
+            from airflow.providers.common.compat.openlineage.facet import Dataset
+            from airflow.providers.openlineage.extractors import OperatorLineage
+        except ImportError:
+            return None
+        request, destination = self._lineage
+        region = request.region_group or (request.database or "").split("/", 1)[0]
+        return OperatorLineage(
+            inputs=[Dataset(namespace=f"fauna://{region}", name=request.scope)],
+            outputs=[Dataset(namespace=f"{destination.scheme}://{destination.bucket}", name=destination.key)],
+        )

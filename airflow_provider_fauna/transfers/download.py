@@ -1,0 +1,506 @@
+"""Read a Fauna log file from its presigned URL: streamed, resumed, verified, never leaked.
+
+A log file can be gigabytes of gzip, and the presigned URL that serves it expires (an hour
+in the examples). So the file is read in chunks and handed on as it arrives (memory does not
+grow with the file); a dropped connection, a 5xx or an expired URL does not restart the copy
+but continues it with ``Range: bytes=N-`` from the byte where it stopped, asking the Account
+API for a new URL when the old one has expired or is refused (401/403).
+
+Nothing downstream should land bytes that are not the file: every byte is counted and
+hashed (MD5, SHA-256) on its way through, and at the end the count must equal the size the
+server announced (``Content-Length`` / ``Content-Range``), the MD5 must equal the ``ETag``
+when that is a plain MD5 (and ``x-goog-hash``'s md5 when the store sends one), and the gzip
+stream must decompress to its end with a valid CRC. A failure raises
+:class:`FaunaVerificationError` *before* the iteration ends, so the consumer never finalizes
+an upload of bad bytes.
+
+The presigned URL is a bearer credential. It travels on a session of its own that never
+carries the account key (nor ``.netrc`` credentials), is registered with Airflow's secrets
+masker, is only ever logged through :func:`redact_url`, and is scrubbed from every exception
+raised here (which is also raised ``from None``, so the library's own message, which holds the
+URL, is not chained into the traceback).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import requests
+import urllib3
+from airflow.providers.common.compat.sdk import mask_secret
+
+from airflow_provider_fauna.exceptions import FaunaError, FaunaValidationError
+from airflow_provider_fauna.hooks.fauna import USER_AGENT
+from airflow_provider_fauna.log_requests import parse_time
+from airflow_provider_fauna.outcomes import describe
+from airflow_provider_fauna.utils.redact import redact_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
+    from airflow_provider_fauna.log_requests import LogRequest
+    from airflow_provider_fauna.waiting import TaskLogger
+
+MiB = 1024 * 1024
+#: Size of one read from the HTTP stream; the consumer assembles parts from these.
+DEFAULT_READ_SIZE = 1 * MiB
+#: A URL this close to its expiry is renewed before a request is made with it.
+URL_EXPIRY_MARGIN = 60.0
+#: How long to wait for a new URL while the request reads ``CreatingNewUrl``.
+URL_REFRESH_TIMEOUT = 300.0
+#: Connect and read timeouts of the file download, in seconds.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+#: Failures in a row without a new byte (drops, 5xx, refused URLs) before the attempt gives up.
+DEFAULT_MAX_RESUMES = 5
+#: Resumes in one attempt in all, so that a link that drops every few bytes cannot loop forever.
+MAX_TOTAL_RESUMES = 100
+#: Progress goes to the task log at most this often, or at each further tenth of the file.
+PROGRESS_SECONDS = 10.0
+PROGRESS_FRACTION = 0.1
+
+_PLAIN_MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+
+
+class FaunaTransferError(FaunaError):
+    """The log file could not be copied; nothing was stored. A retry of the task starts afresh."""
+
+
+class FaunaVerificationError(FaunaTransferError):
+    """The bytes read (or stored) are not the log file: truncated, corrupt, or changed meanwhile."""
+
+
+@dataclass(frozen=True)
+class DownloadStats:
+    """What was read: the size and digests of the file, and how much trouble it took."""
+
+    size: int
+    md5_hex: str
+    sha256_hex: str
+    resumes: int
+    url_refreshes: int
+    seconds: float
+
+    @property
+    def md5_b64(self) -> str:
+        """The MD5 as object stores spell it in headers (``Content-MD5``, GCS ``md5Hash``)."""
+        return base64.b64encode(bytes.fromhex(self.md5_hex)).decode()
+
+    @property
+    def sha256_b64(self) -> str:
+        """The SHA-256 as S3 spells it (``x-amz-checksum-sha256``)."""
+        return base64.b64encode(bytes.fromhex(self.sha256_hex)).decode()
+
+
+class _Retryable(Exception):
+    """Internal: this read failed in a way a resume may cure (kept free of the URL)."""
+
+
+class _Refresh(Exception):
+    """Internal: the URL was refused; ask for a new one, then resume."""
+
+
+def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """``requests`` auth that sends none: it also keeps ``.netrc`` credentials off the file URL."""
+    request.headers.pop("Authorization", None)
+    return request
+
+
+def _file_session() -> requests.Session:
+    """A session for presigned URLs only: it never holds the account key or any other credential."""
+    session = requests.Session()
+    session.auth = _no_credentials
+    session.headers["User-Agent"] = USER_AGENT
+    # The stored bytes must be the gzip file as served, never a transparently decoded copy.
+    session.headers["Accept-Encoding"] = "identity"
+    return session
+
+
+class GzipCheck:
+    """Decompress a gzip stream on the fly, discarding the output, to prove it is whole and intact.
+
+    zlib checks each member's CRC-32 and length trailer; a corrupt byte fails at once, and a
+    truncated file fails at :meth:`finish` because the last member never reached its end.
+    Output is produced at most ``window`` bytes at a time, so memory stays small however well
+    the data compresses.
+    """
+
+    def __init__(self, window: int = MiB) -> None:
+        self.window = window
+        self._zlib = zlib.decompressobj(wbits=31)
+        self._members = 0
+        self._between_members = True
+        self.uncompressed = 0
+
+    def update(self, data: bytes) -> None:
+        """Feed the next compressed bytes; raise :class:`FaunaVerificationError` if they are not gzip."""
+        try:
+            while data:
+                if self._between_members:
+                    self._zlib = zlib.decompressobj(wbits=31)
+                    self._between_members = False
+                out = self._zlib.decompress(data, self.window)
+                self.uncompressed += len(out)
+                while self._zlib.unconsumed_tail and not self._zlib.eof:
+                    out = self._zlib.decompress(self._zlib.unconsumed_tail, self.window)
+                    self.uncompressed += len(out)
+                if self._zlib.eof:
+                    self._members += 1
+                    self._between_members = True
+                    data = self._zlib.unused_data
+                else:
+                    data = b""
+        except zlib.error as err:
+            raise FaunaVerificationError(f"the log file is not a valid gzip stream ({err})") from None
+
+    def finish(self) -> None:
+        """Raise unless the stream ended exactly at the end of a gzip member."""
+        if self._members == 0 or not self._between_members:
+            raise FaunaVerificationError(
+                "the log file ends in the middle of its gzip stream (the download is truncated)"
+            )
+
+
+class Progress:
+    """Report a long copy in the task log: bytes so far, rate and percent, not once per chunk."""
+
+    def __init__(self, log: TaskLogger, what: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.log = log
+        self.what = what
+        self.clock = clock
+        self.started = clock()
+        self.total: int | None = None
+        self.done = 0
+        self._last_time = self.started
+        self._last_done = 0
+
+    def advance(self, count: int) -> None:
+        """Count ``count`` more bytes; log if ten seconds or a tenth of the file passed since last time."""
+        self.done += count
+        now = self.clock()
+        step = self.total * PROGRESS_FRACTION if self.total else None
+        if now - self._last_time >= PROGRESS_SECONDS or (step and self.done - self._last_done >= step):
+            self._last_time, self._last_done = now, self.done
+            self.log.info("%s: %s", self.what, self.summary(now))
+
+    def summary(self, now: float | None = None) -> str:
+        """``"12.0 MiB of 48.0 MiB (25%) in 3.1 s, 3.9 MiB/s"``."""
+        elapsed = max((now if now is not None else self.clock()) - self.started, 1e-6)
+        text = f"{self.done / MiB:.1f} MiB"
+        if self.total:
+            text += f" of {self.total / MiB:.1f} MiB ({100 * self.done // self.total}%)"
+        return f"{text} in {elapsed:.1f} s, {self.done / MiB / elapsed:.1f} MiB/s"
+
+
+def url_expires_soon(request: LogRequest, margin: float = URL_EXPIRY_MARGIN) -> bool:
+    """Whether the request's presigned URL has expired (or will within ``margin`` seconds).
+
+    An expiry time the API did not give, or gave in a form that cannot be read, counts as
+    not expired: the file server's 403 will say so soon enough.
+    """
+    text = request.presigned_url_expiration_time
+    if not text:
+        return False
+    try:
+        expires = parse_time(text, "presigned_url_expiration_time")
+    except FaunaValidationError:
+        return False
+    return expires.timestamp() - margin <= datetime.now(timezone.utc).timestamp()
+
+
+class LogFileDownload:
+    """Iterate over the bytes of a completed log request's file, from the first to the last.
+
+    Iterate once; afterwards :attr:`stats` holds the size and digests. The iteration raises
+    :class:`FaunaVerificationError` (bad bytes) or :class:`FaunaTransferError` (could not
+    finish) instead of ending, so a consumer that finalizes its upload only when the loop
+    ends normally stores nothing wrong.
+
+    :param hook: the Account API hook, used only to ask for new presigned URLs.
+    :param request: a ``Complete`` request with a presigned URL (not a redacted XCom copy).
+    :param log: the task's logger, for progress and resumes.
+    :param read_size: bytes per read from the HTTP stream.
+    :param max_resumes: failures in a row without progress before giving up.
+    :param verify_gzip: also decompress on the fly (output discarded) to check the gzip CRC.
+    """
+
+    backoff_base = 0.5
+    backoff_max = 30.0
+
+    def __init__(
+        self,
+        hook: FaunaAccountHook,
+        request: LogRequest,
+        *,
+        log: TaskLogger,
+        read_size: int = DEFAULT_READ_SIZE,
+        max_resumes: int = DEFAULT_MAX_RESUMES,
+        verify_gzip: bool = True,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not request.is_complete or not request.presigned_url:
+            raise FaunaTransferError(f"{describe(request)} is {request.state} and has no file to download.")
+        self.hook = hook
+        self.request = request
+        self.log = log
+        self.read_size = read_size
+        self.max_resumes = max_resumes
+        self.verify_gzip = verify_gzip
+        self.session = session or _file_session()
+        self.stats: DownloadStats | None = None
+        self.progress = Progress(log, f"Copying the log file of request {request.request_id}")
+        self._current = request
+        self._url = self._adopt(request)
+        self._offset = 0
+        self._total: int | None = None
+        self._etag: str | None = None
+        self._goog_md5: str | None = None
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha256 = hashlib.sha256()
+        self._gzip = GzipCheck() if verify_gzip else None
+        self._resumes = 0
+        self._refreshes = 0
+        self._failures_in_row = 0
+
+    # ------------------------------------------------------------------ the URL
+    def _adopt(self, request: LogRequest) -> str:
+        """Take a request's URL into use: mask its signature in every log line from now on."""
+        url = request.presigned_url or ""
+        self._current = request
+        query = url.partition("?")[2]
+        if query:
+            mask_secret(query)
+        return url
+
+    @property
+    def safe_url(self) -> str:
+        """The current URL without its signature, fit for logs and messages."""
+        return redact_url(self._url)
+
+    def _scrub(self, text: str) -> str:
+        """Remove the URL's secret part from a message that a library built around it."""
+        query = self._url.partition("?")[2]
+        return text.replace(query, "***") if query else text
+
+    def _refresh_url(self, why: str) -> None:
+        """Ask the Account API for a new presigned URL and wait until it is there."""
+        self._refreshes += 1
+        self.log.warning(
+            "The presigned URL of request %s %s; asking for a new one (%d so far).",
+            self.request.request_id,
+            why,
+            self._refreshes,
+        )
+        request = self.hook.create_log_file_url(self.request.request_id)
+        deadline = time.monotonic() + URL_REFRESH_TIMEOUT
+        delay = 0.25
+        while not (request.is_complete and request.presigned_url):
+            if request.is_terminal and not request.is_complete:
+                raise FaunaTransferError(
+                    f"{describe(request)} became {request.state} while being downloaded."
+                )
+            if time.monotonic() >= deadline:
+                raise FaunaTransferError(
+                    f"No new presigned URL for request {self.request.request_id} within "
+                    f"{URL_REFRESH_TIMEOUT:g} s (it still reads {request.state})."
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            request = self.hook.get_log_request(self.request.request_id)
+        self._url = self._adopt(request)
+
+    # ------------------------------------------------------------------ reading
+    def __iter__(self) -> Iterator[bytes]:
+        started = time.monotonic()
+        if url_expires_soon(self.request):
+            self._refresh_url("has expired (presigned_url_expiration_time has passed)")
+        while True:
+            try:
+                yield from self._read_from_offset()
+            except _Refresh as why:
+                self._failed()
+                self._refresh_url(str(why))
+                continue
+            except _Retryable as why:
+                self._failed()
+                delay = min(self.backoff_base * 2 ** (self._failures_in_row - 1), self.backoff_max)
+                self.log.warning(
+                    "Download of request %s stopped at byte %d (%s); resuming in %.1f s.",
+                    self.request.request_id,
+                    self._offset,
+                    why,
+                    delay,
+                )
+                time.sleep(delay)
+                continue
+            if self._total is None or self._offset >= self._total:
+                break
+            self._failed()  # the body ended early without an error: resume like after a drop
+            self.log.warning(
+                "Download of request %s ended at byte %d of %d; resuming.",
+                self.request.request_id,
+                self._offset,
+                self._total,
+            )
+        self._verify()
+        self.stats = DownloadStats(
+            size=self._offset,
+            md5_hex=self._md5.hexdigest(),
+            sha256_hex=self._sha256.hexdigest(),
+            resumes=self._resumes,
+            url_refreshes=self._refreshes,
+            seconds=time.monotonic() - started,
+        )
+
+    def _failed(self) -> None:
+        """Count a failure; give up after too many in a row without progress, or too many in all."""
+        self._failures_in_row += 1
+        self._resumes += 1
+        if self._failures_in_row > self.max_resumes or self._resumes > MAX_TOTAL_RESUMES:
+            raise FaunaTransferError(
+                f"Gave up downloading the log file of request {self.request.request_id} from "
+                f"{self.safe_url} at byte {self._offset}"
+                + (f" of {self._total}" if self._total is not None else "")
+                + f" after {self._resumes} failed read(s) ({self._failures_in_row} in a row without "
+                f"progress; max_resumes={self.max_resumes}). Nothing was stored; retry the task."
+            )
+
+    def _open(self) -> requests.Response:
+        headers = {"Range": f"bytes={self._offset}-"} if self._offset else {}
+        try:
+            return self.session.get(
+                self._url,
+                headers=headers,
+                stream=True,
+                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                allow_redirects=True,
+            )
+        except requests.RequestException as err:
+            raise _Retryable(f"{type(err).__name__}: {self._scrub(str(err))}") from None
+
+    def _read_from_offset(self) -> Iterator[bytes]:
+        """One GET from the current offset to the end (or to the next failure)."""
+        with self._open() as response:
+            skip = self._check_response(response)
+            try:
+                for chunk in response.raw.stream(self.read_size, decode_content=False):
+                    if skip:
+                        cut = min(skip, len(chunk))
+                        chunk, skip = chunk[cut:], skip - cut
+                        if not chunk:
+                            continue
+                    if self._total is not None and self._offset + len(chunk) > self._total:
+                        raise FaunaVerificationError(
+                            f"the server sent more than the {self._total} bytes it announced"
+                        )
+                    self._take(chunk)
+                    yield chunk
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+                raise _Retryable(f"{type(err).__name__}: {self._scrub(str(err))}") from None
+
+    def _take(self, chunk: bytes) -> None:
+        self._md5.update(chunk)
+        self._sha256.update(chunk)
+        if self._gzip is not None:
+            try:
+                self._gzip.update(chunk)
+            except FaunaVerificationError as err:
+                raise FaunaVerificationError(
+                    f"Request {self.request.request_id}: {err} near byte {self._offset}. Nothing was stored."
+                ) from None
+        self._offset += len(chunk)
+        self._failures_in_row = 0
+        self.progress.advance(len(chunk))
+
+    def _check_response(self, response: requests.Response) -> int:
+        """Accept a 200/206 answer for the current offset; return how many bytes to skip."""
+        status = response.status_code
+        if status in (401, 403) or (status == 400 and url_expires_soon(self._current, 0)):
+            raise _Refresh(f"was refused with {status}")
+        if status == 416 and self._total is not None and self._offset >= self._total:
+            return 0
+        if status in (408, 429) or status >= 500:
+            raise _Retryable(f"the file server answered {status}")
+        if status not in (200, 206):
+            raise FaunaTransferError(
+                f"The log file of request {self.request.request_id} could not be downloaded from "
+                f"{self.safe_url}: the file server answered {status}."
+            )
+        self._check_identity(response.headers)
+        if status == 206:
+            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", "").strip())
+            if not match or int(match.group(1)) != self._offset:
+                raise _Retryable(
+                    f"the file server answered a range other than bytes={self._offset}- "
+                    f"({response.headers.get('Content-Range')!r})"
+                )
+            if match.group(3) != "*":
+                self._announce(int(match.group(3)))
+            return 0
+        length = response.headers.get("Content-Length")
+        if length is not None and length.isdigit():
+            self._announce(int(length))
+        if self._offset:
+            self.log.warning(
+                "The file server ignored the Range header; skipping the %d bytes already copied.",
+                self._offset,
+            )
+        return self._offset
+
+    def _announce(self, total: int) -> None:
+        if self._total is not None and total != self._total:
+            raise FaunaVerificationError(
+                f"the log file's size changed between reads ({self._total} then {total} bytes)"
+            )
+        self._total = total
+        self.progress.total = total
+
+    def _check_identity(self, headers: Any) -> None:
+        """Refuse to splice two different files: the ETag must not change between reads."""
+        etag = headers.get("ETag")
+        if etag is not None:
+            if self._etag is not None and etag != self._etag:
+                raise FaunaVerificationError(
+                    f"the log file changed between reads (ETag {self._etag} then {etag})"
+                )
+            self._etag = etag
+        for part in (headers.get("x-goog-hash") or "").split(","):
+            name, _, value = part.strip().partition("=")
+            if name == "md5" and value:
+                self._goog_md5 = value
+
+    def _verify(self) -> None:
+        """The end-of-file checks: size, MD5 against the ETag / x-goog-hash, gzip integrity."""
+        rid = self.request.request_id
+        if self._total is not None and self._offset != self._total:
+            raise FaunaVerificationError(
+                f"Read {self._offset} bytes of the log file of request {rid}, but the server announced "
+                f"{self._total}. Nothing was stored."
+            )
+        plain = _PLAIN_MD5_ETAG.match(self._etag or "")
+        if plain and plain.group(1).lower() != self._md5.hexdigest():
+            raise FaunaVerificationError(
+                f"The log file of request {rid} is corrupt: its MD5 {self._md5.hexdigest()} differs from "
+                f"the ETag {self._etag} the server gave. Nothing was stored."
+            )
+        if self._goog_md5:
+            ours = base64.b64encode(self._md5.digest()).decode()
+            if ours != self._goog_md5:
+                raise FaunaVerificationError(
+                    f"The log file of request {rid} is corrupt: its MD5 {ours} differs from the "
+                    f"x-goog-hash md5 {self._goog_md5}. Nothing was stored."
+                )
+        if self._gzip is not None:
+            try:
+                self._gzip.finish()
+            except FaunaVerificationError as err:
+                raise FaunaVerificationError(f"Request {rid}: {err}. Nothing was stored.") from None

@@ -1,0 +1,339 @@
+"""Copy a Fauna query-log export to Amazon S3 as a multipart upload: streamed, verified, all or nothing.
+
+Needs the Amazon provider (``pip install 'airflow-provider-fauna[amazon]'``); this module
+imports without it, and the operator says what to install when it is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_fauna.exceptions import FaunaValidationError
+from airflow_provider_fauna.transfers.base import (
+    BaseFaunaLogsTransferOperator,
+    Destination,
+    check_key_template,
+    is_templated,
+    require_provider,
+)
+from airflow_provider_fauna.transfers.download import FaunaVerificationError, MiB
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from airflow_provider_fauna.transfers.download import LogFileDownload
+
+#: Bytes per uploaded part. S3 needs at least 5 MiB for every part but the last, and allows
+#: 10,000 parts: 8 MiB parts carry files up to 78 GiB, in about 3 parts' worth of memory.
+DEFAULT_PART_SIZE = 8 * MiB
+MIN_PART_SIZE = 5 * MiB
+MAX_PART_SIZE = 5 * 1024 * MiB
+MAX_PARTS = 10_000
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+#: Encryption whose ETag is not the MD5 of the content; its ETags are not compared.
+_KMS = ("aws:kms", "aws:kms:dsse")
+
+
+def validate_s3_bucket(bucket: Any) -> str:
+    """Check a bucket name against S3's rules, naming the field in the message."""
+    if not isinstance(bucket, str) or not bucket.strip():
+        raise FaunaValidationError("s3_bucket is empty: give the name of the bucket to write to.")
+    if bucket.startswith("s3://"):
+        raise FaunaValidationError(
+            f"s3_bucket={bucket!r} is a URL: give the bare bucket name ({bucket[5:].split('/')[0]!r})."
+        )
+    if not _BUCKET.match(bucket) or ".." in bucket or _IP_ADDRESS.match(bucket):
+        raise FaunaValidationError(
+            f"s3_bucket={bucket!r} is not a valid S3 bucket name: 3 to 63 lowercase letters, digits, "
+            "'.' and '-', beginning and ending with a letter or digit."
+        )
+    return bucket
+
+
+@dataclass
+class _Parts:
+    """What S3 is told at completion, and what it should answer: per-part ETags and checksums."""
+
+    entries: list[dict[str, Any]]
+    md5s: list[bytes]
+    sha256s: list[bytes]
+
+    @property
+    def expected_etag(self) -> str:
+        """A multipart object's ETag: MD5 of the parts' MD5s, then ``-N``."""
+        return f'"{hashlib.md5(b"".join(self.md5s), usedforsecurity=False).hexdigest()}-{len(self.md5s)}"'
+
+    @property
+    def expected_sha256(self) -> str:
+        """A multipart object's composite SHA-256: SHA-256 of the parts' SHA-256s, base64."""
+        return base64.b64encode(hashlib.sha256(b"".join(self.sha256s)).digest()).decode()
+
+
+class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
+    """Stream a Fauna query-log export into S3, as ``s3://{s3_bucket}/{s3_key}``.
+
+    The file goes from the presigned URL to S3 in parts of ``part_size`` bytes (multipart
+    upload, ``ChecksumAlgorithm=SHA256`` with each part's SHA-256 sent for S3 to check), so
+    memory stays at a few parts however large the file. The upload is completed only after
+    the whole file was read and verified (size, MD5 against the ETag, gzip CRC); S3's answer
+    is then checked as well: the multipart ETag, the composite SHA-256 and the stored size
+    must be what was sent, or the object is deleted. Any failure aborts the multipart upload,
+    so neither an object nor an open upload is left behind. Without ``replace`` the upload is
+    also completed with ``If-None-Match: *``, so an object written meanwhile by someone else
+    is not overwritten either.
+
+    Returns ``s3://bucket/key``. To schedule on the file, declare it as an outlet, e.g.
+    ``outlets=[Asset("s3://my-bucket/fauna/query/us-std/ECommerce/")]`` or a key rendered
+    the same way. See :class:`BaseFaunaLogsTransferOperator` for the request parameters and for
+    why the object has content type ``application/gzip`` and no ``Content-Encoding``.
+
+    :param s3_bucket: the bucket (templated).
+    :param s3_key: the object key (templated). Besides Jinja, it may use ``{scope}``,
+        ``{database}``, ``{region_group}``, ``{time_start}``, ``{time_end}`` and ``{request_id}``,
+        filled from the request; default
+        ``fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz``, e.g.
+        ``fauna/query/us-std/ECommerce/2026-11-21T00:00:00+00:00_2026-11-22T00:00:00+00:00.ndjson.gz``.
+    :param aws_conn_id: the AWS connection (templated).
+    :param encrypt: store with server-side encryption (SSE-S3, ``AES256``), as ``S3Hook`` does.
+    :param acl_policy: a canned ACL for the object, e.g. ``bucket-owner-full-control``.
+    :param part_size: bytes per part (5 MiB to 5 GiB).
+    """
+
+    template_fields: Sequence[str] = (
+        *BaseFaunaLogsTransferOperator.template_fields,
+        "s3_bucket",
+        "s3_key",
+        "aws_conn_id",
+    )
+    scheme = "s3"
+    bucket_field = "s3_bucket"
+    key_field = "s3_key"
+
+    def __init__(
+        self,
+        *,
+        s3_bucket: str,
+        s3_key: str | None = None,
+        aws_conn_id: str | None = "aws_default",
+        encrypt: bool = False,
+        acl_policy: str | None = None,
+        part_size: int = DEFAULT_PART_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.s3_bucket = s3_bucket
+        self.s3_key = s3_key
+        self.aws_conn_id = aws_conn_id
+        self.encrypt = encrypt
+        self.acl_policy = acl_policy
+        if (
+            isinstance(part_size, bool)
+            or not isinstance(part_size, int)
+            or not (MIN_PART_SIZE <= part_size <= MAX_PART_SIZE)
+        ):
+            raise FaunaValidationError(
+                f"part_size={part_size!r} must be an integer from {MIN_PART_SIZE} (5 MiB, S3's minimum) "
+                f"to {MAX_PART_SIZE} (5 GiB)."
+            )
+        self.part_size = part_size
+        require_provider("airflow.providers.amazon.aws.hooks.s3", "amazon", type(self).__name__)
+        if not is_templated(s3_bucket):
+            validate_s3_bucket(s3_bucket)
+        if s3_key is not None and not is_templated(s3_key):
+            check_key_template("s3_key", s3_key)
+
+    def check_destination(self) -> None:
+        """Check the rendered bucket and key before any network call."""
+        validate_s3_bucket(self.s3_bucket)
+        if self.s3_key is not None:
+            check_key_template("s3_key", self.s3_key)
+
+    def key_template(self) -> str | None:
+        """The rendered ``s3_key``."""
+        return self.s3_key
+
+    def bucket(self) -> str:
+        """The rendered ``s3_bucket``."""
+        return self.s3_bucket
+
+    @property
+    def s3_hook(self) -> S3Hook:
+        """An ``S3Hook`` on ``aws_conn_id`` (its connection's ``extra_args`` apply to the upload)."""
+        module = require_provider("airflow.providers.amazon.aws.hooks.s3", "amazon", type(self).__name__)
+        return module.S3Hook(aws_conn_id=self.aws_conn_id)
+
+    # ------------------------------------------------------------------ S3
+    def exists(self, destination: Destination) -> bool:
+        """``head_object``: 404 means free; 403 and others are raised as they are."""
+        return self.s3_hook.head_object(destination.key, destination.bucket) is not None
+
+    def upload_args(self, hook: S3Hook, metadata: dict[str, str]) -> dict[str, Any]:
+        """The object's settings: the hook's ``extra_args``, then content type, metadata, SSE, ACL."""
+        args: dict[str, Any] = dict(hook.extra_args)
+        args["ContentType"] = self.content_type
+        args["Metadata"] = {**args.get("Metadata", {}), **metadata}
+        if self.encrypt:
+            args["ServerSideEncryption"] = "AES256"
+        if self.acl_policy:
+            args["ACL"] = self.acl_policy
+        return args
+
+    def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:
+        """Multipart-upload the download; complete only a verified file; abort on any failure."""
+        hook = self.s3_hook
+        client = hook.get_conn()
+        bucket, key = destination.bucket, destination.key
+        upload_id = client.create_multipart_upload(
+            Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **self.upload_args(hook, metadata)
+        )["UploadId"]
+
+        def abort() -> None:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+        self._abort = abort
+        try:
+            parts = _Parts([], [], [])
+            buffer = bytearray()
+            for chunk in download:
+                buffer += chunk
+                while len(buffer) >= self.part_size:
+                    body = bytes(buffer[: self.part_size])
+                    del buffer[: self.part_size]
+                    self._add_part(client, destination, upload_id, parts, body)
+            if buffer or not parts.entries:
+                self._add_part(client, destination, upload_id, parts, bytes(buffer))
+            del buffer
+            answer = self._complete(client, destination, upload_id, parts)
+            self._confirm(client, destination, parts, answer, download, metadata)
+        except BaseException:
+            self._clean_up(client, destination, upload_id, metadata)
+            raise
+
+    def _add_part(
+        self, client: Any, destination: Destination, upload_id: str, parts: _Parts, body: bytes
+    ) -> None:
+        number = len(parts.entries) + 1
+        if number > MAX_PARTS:
+            raise FaunaValidationError(
+                f"The log file needs more than {MAX_PARTS} parts of {self.part_size} bytes: raise part_size."
+            )
+        sha256 = hashlib.sha256(body).digest()
+        answer = self.upload_part(client, destination, upload_id, number, body, sha256)
+        entry = {"PartNumber": number, "ETag": answer["ETag"]}
+        if answer.get("ChecksumSHA256"):
+            entry["ChecksumSHA256"] = answer["ChecksumSHA256"]
+        parts.entries.append(entry)
+        parts.md5s.append(hashlib.md5(body, usedforsecurity=False).digest())
+        parts.sha256s.append(sha256)
+
+    def upload_part(
+        self, client: Any, destination: Destination, upload_id: str, number: int, body: bytes, sha256: bytes
+    ) -> dict[str, Any]:
+        """Upload one part with its SHA-256, which S3 checks against what it received."""
+        return client.upload_part(
+            Bucket=destination.bucket,
+            Key=destination.key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=body,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=base64.b64encode(sha256).decode(),
+        )
+
+    def _complete(
+        self, client: Any, destination: Destination, upload_id: str, parts: _Parts
+    ) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        kwargs: dict[str, Any] = {
+            "Bucket": destination.bucket,
+            "Key": destination.key,
+            "UploadId": upload_id,
+            "MultipartUpload": {"Parts": parts.entries},
+        }
+        if self.replace:
+            return client.complete_multipart_upload(**kwargs)
+        try:
+            return client.complete_multipart_upload(**kwargs, IfNoneMatch="*")
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise AirflowFailException(
+                    f"{destination.uri} was created by someone else while this task copied the log "
+                    "file; it was left as it is. Pass replace=True to overwrite it."
+                ) from None
+            if code != "NotImplemented":
+                raise
+        # A store without conditional writes: the check made before the download must do.
+        return client.complete_multipart_upload(**kwargs)
+
+    def _confirm(
+        self,
+        client: Any,
+        destination: Destination,
+        parts: _Parts,
+        answer: dict[str, Any],
+        download: LogFileDownload,
+        metadata: dict[str, str],
+    ) -> None:
+        """Check what S3 says it stored against what was sent; raise (and so delete) on a mismatch."""
+        stats = download.stats
+        assert stats is not None
+        head = client.head_object(Bucket=destination.bucket, Key=destination.key, ChecksumMode="ENABLED")
+        problems = []
+        if head.get("ContentLength") != stats.size:
+            problems.append(f"size {head.get('ContentLength')} instead of {stats.size}")
+        if (head.get("Metadata") or {}).get("fauna-attempt") != metadata["fauna-attempt"]:
+            problems.append("it was written by another attempt")
+        etag = answer.get("ETag") or head.get("ETag")
+        if head.get("ServerSideEncryption") not in _KMS and etag and etag != parts.expected_etag:
+            problems.append(f"ETag {etag} instead of {parts.expected_etag}")
+        for source in (answer, head):
+            checksum = (source.get("ChecksumSHA256") or "").split("-", 1)[0]
+            if checksum and checksum != parts.expected_sha256:
+                problems.append(f"composite SHA-256 {checksum} instead of {parts.expected_sha256}")
+                break
+        if problems:
+            raise FaunaVerificationError(
+                f"S3 reports a different object at {destination.uri} than was sent: {'; '.join(problems)}. "
+                "It was deleted; retry the task."
+            )
+
+    def _clean_up(
+        self, client: Any, destination: Destination, upload_id: str, metadata: dict[str, str]
+    ) -> None:
+        """Abort the upload, and delete an object this very attempt completed (it failed its checks).
+
+        The object is recognised by the attempt id in its metadata, so an object someone else
+        wrote is never deleted; this also covers a completion whose answer was lost.
+        """
+        try:
+            client.abort_multipart_upload(Bucket=destination.bucket, Key=destination.key, UploadId=upload_id)
+        except Exception as err:
+            # NoSuchUpload after a completion is expected; anything else is worth a line.
+            if "NoSuchUpload" not in str(err):
+                self.log.warning("Could not abort the multipart upload to %s: %s", destination.uri, err)
+        if self._was_completed_by_us(client, destination, metadata):
+            try:
+                client.delete_object(Bucket=destination.bucket, Key=destination.key)
+            except Exception as err:
+                self.log.error("Could not delete %s after it failed its checks: %s", destination.uri, err)
+            else:
+                self.log.warning("Deleted %s, which failed its checks.", destination.uri)
+
+    @staticmethod
+    def _was_completed_by_us(client: Any, destination: Destination, metadata: dict[str, str]) -> bool:
+        try:
+            head = client.head_object(Bucket=destination.bucket, Key=destination.key)
+        except Exception:
+            return False
+        return (head.get("Metadata") or {}).get("fauna-attempt") == metadata["fauna-attempt"]
