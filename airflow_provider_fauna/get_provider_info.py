@@ -36,6 +36,18 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Fauna", "python-modules": ["airflow_provider_fauna.triggers.logs"]},
         ],
+        "transfers": [
+            {
+                "source-integration-name": "Fauna",
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": "airflow_provider_fauna.transfers.fauna_to_s3",
+            },
+            {
+                "source-integration-name": "Fauna",
+                "target-integration-name": "Google Cloud Storage (GCS)",
+                "python-module": "airflow_provider_fauna.transfers.fauna_to_gcs",
+            },
+        ],
         "extra-links": ["airflow_provider_fauna.links.FaunaLogRequestLink"],
         "hooks": [
             {"integration-name": "Fauna", "python-modules": ["airflow_provider_fauna.hooks.fauna"]},
