@@ -8,6 +8,7 @@ logs for the interval) follows the ``on_no_logs`` policy.
 
 from __future__ import annotations
 
+import logging
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ from airflow_provider_fauna.log_requests import LogRequestState
 
 if TYPE_CHECKING:
     from airflow_provider_fauna.log_requests import LogRequest
+
+log = logging.getLogger(__name__)
 
 
 class NoLogsPolicy(str, Enum):
@@ -68,5 +71,6 @@ def settle(request: LogRequest, on_no_logs: NoLogsPolicy) -> dict[str, Any]:
             raise AirflowSkipException(message + " Skipping (on_no_logs='skip').")
         if on_no_logs is NoLogsPolicy.FAIL:
             raise FaunaNoLogsError(message + " Failing (on_no_logs='fail').")
+        log.info("%s Succeeding without a file (on_no_logs='succeed').", message)
         return request.to_xcom()
     raise FaunaLogRequestFailed(f"{describe(request)} is in state {request.state!r}, which is not terminal.")

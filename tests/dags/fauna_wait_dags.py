@@ -1,0 +1,81 @@
+"""Test DAGs for requesting logs and waiting for them, in every sensor mode and policy.
+
+Each DAG exports one day (an interval timetable) of the database named by the ``database``
+param, so a test steers the outcome through the emulator's per-scope outcomes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.providers.common.compat.sdk import DAG
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from airflow_provider_fauna.operators.logs import FaunaLogsRequestOperator
+from airflow_provider_fauna.sensors.logs import FaunaLogsSensor
+
+DAILY = CronDataIntervalTimetable("@daily", timezone="UTC")
+START = datetime(2026, 10, 1)
+PARAMS = {"database": "us-std/ECommerce"}
+
+
+class WorkerDiesAfterRequest(FaunaLogsRequestOperator):
+    """Makes its log request, then fails its first try as if the worker had died."""
+
+    def execute(self, context: Any) -> str:
+        request_id = super().execute(context)
+        if context["ti"].try_number == 1:
+            raise RuntimeError("worker died after the request was made")
+        return request_id
+
+
+def _dag(dag_id: str, **kwargs: Any) -> DAG:
+    return DAG(dag_id, schedule=DAILY, start_date=START, catchup=False, params=dict(PARAMS), **kwargs)
+
+
+for mode in ("deferrable", "poke", "reschedule"):
+    with _dag(f"fauna_wait_{mode}"):
+        request = FaunaLogsRequestOperator(task_id="request_logs", database="{{ params.database }}")
+        FaunaLogsSensor(
+            task_id="wait_for_logs",
+            request_id=request.output,
+            poke_interval=0.5,
+            timeout=60,
+            mode="reschedule" if mode == "reschedule" else "poke",
+            deferrable=mode == "deferrable",
+        )
+
+for policy in ("skip", "succeed", "fail"):
+    with _dag(f"fauna_no_logs_{policy}"):
+        request = FaunaLogsRequestOperator(task_id="request_logs", database="{{ params.database }}")
+        FaunaLogsSensor(
+            task_id="wait_for_logs",
+            request_id=request.output,
+            poke_interval=0.5,
+            on_no_logs=policy,
+            deferrable=True,
+        )
+
+with _dag("fauna_wait_retried_request"):
+    request = WorkerDiesAfterRequest(
+        task_id="request_logs", database="{{ params.database }}", retries=2, retry_delay=timedelta(0)
+    )
+    FaunaLogsSensor(task_id="wait_for_logs", request_id=request.output, poke_interval=0.5, deferrable=True)
+
+with _dag("fauna_wait_timeout"):
+    request = FaunaLogsRequestOperator(task_id="request_logs", database="{{ params.database }}")
+    FaunaLogsSensor(
+        task_id="wait_for_logs", request_id=request.output, poke_interval=0.5, timeout=3, deferrable=True
+    )
+
+with _dag("fauna_request_and_wait_in_one_task"):
+    FaunaLogsRequestOperator(
+        task_id="request_logs",
+        database="{{ params.database }}",
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=0.5,
+        retries=1,
+        retry_delay=timedelta(0),
+    )
