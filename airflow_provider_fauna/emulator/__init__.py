@@ -11,16 +11,17 @@ Usage::
 
     with FaunaEmulator(keys={"fnacapi_test_key"}, completion_delay=0.5) as emu:
         ...  # point a client at emu.url
-        assert all(not c.had_authorization for c in emu.download_calls())
+        assert not any(c.had_authorization for c in emu.download_calls())
 
 or ``python -m airflow_provider_fauna.emulator --port 8765 --key fnacapi_demo``.
 
 Modules: :mod:`.emulator` (lifecycle and Python API), :mod:`.server` (aiohttp app),
-:mod:`.middleware` (recording, API faults, auth), :mod:`.api` (endpoints),
-:mod:`.downloads` (presigned file URL), :mod:`.control` (``/_emulator`` endpoints),
-:mod:`.state` (log requests and their state machine), :mod:`.oauth`, :mod:`.pagination`,
-:mod:`.validation`, :mod:`.timeutil`, :mod:`.signing`, :mod:`.faults`, :mod:`.calls`,
-:mod:`.logfile` (deterministic file content), :mod:`.filecache` (built once, off-loop, on disk).
+:mod:`.recording` (every call, as answered), :mod:`.middleware` (API faults, auth),
+:mod:`.api` (endpoints), :mod:`.downloads` (presigned file URL), :mod:`.control`
+(``/_emulator`` endpoints), :mod:`.state` (log requests and their state machine),
+:mod:`.oauth`, :mod:`.pagination`, :mod:`.validation`, :mod:`.timeutil`, :mod:`.signing`,
+:mod:`.faults`, :mod:`.calls`, :mod:`.context`, :mod:`.logfile` (deterministic file
+content), :mod:`.filecache` (built once, off-loop, on disk).
 """
 
 from __future__ import annotations

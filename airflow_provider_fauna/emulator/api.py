@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from airflow_provider_fauna.emulator.context import CONTEXT
-from airflow_provider_fauna.emulator.middleware import note_fault
+from airflow_provider_fauna.emulator.recording import note_fault
 from airflow_provider_fauna.emulator.validation import (
     ApiError,
     bad_request,

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from airflow_provider_fauna.emulator.context import CONTEXT
 from airflow_provider_fauna.emulator.faults import CORRUPT_BYTES
-from airflow_provider_fauna.emulator.middleware import finish_call, note_fault
+from airflow_provider_fauna.emulator.recording import finish_call, note_fault
 from airflow_provider_fauna.emulator.signing import SIGNATURE_PARAM, Verdict, file_path
 from airflow_provider_fauna.emulator.validation import ApiError
 

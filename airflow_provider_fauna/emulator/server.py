@@ -12,7 +12,8 @@ from aiohttp import web
 
 from airflow_provider_fauna.emulator import api, control, downloads
 from airflow_provider_fauna.emulator.context import CONTEXT, Context
-from airflow_provider_fauna.emulator.middleware import guard, inject_faults, record
+from airflow_provider_fauna.emulator.middleware import guard, inject_faults
+from airflow_provider_fauna.emulator.recording import record
 
 BACKLOG = 4096
 SHUTDOWN_TIMEOUT = 1.0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -138,3 +140,17 @@ def test_foreign_or_garbled_tokens_are_400(token: str) -> None:
 def test_tokens_round_trip() -> None:
     assert decode_token("logs", encode_token("logs", 41)) == 41
     assert decode_token("logs", None) == 0
+
+
+def test_the_emulator_imports_neither_airflow_nor_the_provider() -> None:
+    probe = (
+        "import sys, airflow_provider_fauna.emulator, airflow_provider_fauna.emulator.__main__\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'airflow_provider_fauna'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "airflow" not in loaded
+    assert [m for m in loaded if not m.startswith("airflow_provider_fauna.emulator")] == [
+        "airflow_provider_fauna"
+    ]
