@@ -1,0 +1,73 @@
+# Build and test entry points. `make test` is the one command the README gives: on a machine with
+# only Python 3.11 (or python3), make and git, it installs everything it needs and runs lint plus
+# the whole test suite on Airflow 3 and on Airflow 2.11.
+#
+#   make test      lint, then pytest on Airflow 3, then on Airflow 2.11; fails if any step fails
+#   make lint      ruff check, ruff format --check and mypy (Airflow 3 venv)
+#   make test-af3  pytest on Airflow 3     (PYTEST_ARGS="-k smoke -x" to narrow it down)
+#   make test-af2  pytest on Airflow 2.11
+#   make venv      create or refresh .venv-af3 and .venv-af2 (a no-op when the pins did not change)
+#   make pins      recompile requirements/*.txt from requirements/*.in and pyproject.toml
+#   make format    apply ruff's fixes and formatting
+#   make clean     remove the venvs and caches
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+export PYTHON
+
+VENV_AF3 := .venv-af3
+VENV_AF2 := .venv-af2
+PINS_AF3 := requirements/airflow3.txt
+PINS_AF2 := requirements/airflow2.txt
+PYTEST_ARGS ?=
+PYTEST := -m pytest -ra --durations=10 $(PYTEST_ARGS)
+
+.PHONY: test lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
+
+# Run every step even when an earlier one fails, so one CI run reports everything; then fail if
+# any step failed.
+test:
+	@failed=(); \
+	$(MAKE) --no-print-directory lint || failed+=(lint); \
+	$(MAKE) --no-print-directory test-af3 || failed+=(test-af3); \
+	$(MAKE) --no-print-directory test-af2 || failed+=(test-af2); \
+	if [ $${#failed[@]} -ne 0 ]; then echo ">> make test: FAILED: $${failed[*]}"; exit 1; fi; \
+	echo ">> make test: lint, Airflow 3 and Airflow 2.11 all passed"
+
+venv: venv-af3 venv-af2
+
+venv-af3:
+	@scripts/venv.sh $(VENV_AF3) $(PINS_AF3)
+
+venv-af2:
+	@scripts/venv.sh $(VENV_AF2) $(PINS_AF2)
+
+lint: venv-af3
+	@echo ">> lint: ruff check, ruff format --check, mypy"
+	@failed=0; \
+	$(VENV_AF3)/bin/ruff check . || failed=1; \
+	$(VENV_AF3)/bin/ruff format --check . || failed=1; \
+	$(VENV_AF3)/bin/mypy || failed=1; \
+	$(VENV_AF3)/bin/mypy tests/harness tests/conftest.py || failed=1; \
+	exit $$failed
+
+test-af3: venv-af3
+	@echo ">> pytest on Airflow $$($(VENV_AF3)/bin/python -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
+	$(VENV_AF3)/bin/python $(PYTEST)
+
+test-af2: venv-af2
+	@echo ">> pytest on Airflow $$($(VENV_AF2)/bin/python -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
+	$(VENV_AF2)/bin/python $(PYTEST)
+
+pins:
+	@scripts/compile-pins.sh
+
+format: venv-af3
+	$(VENV_AF3)/bin/ruff check --fix .
+	$(VENV_AF3)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV_AF3) $(VENV_AF2) .venv-tools .pytest_cache .mypy_cache .ruff_cache

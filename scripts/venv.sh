@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Create or refresh one test virtualenv from a pin file, and do nothing when it is up to date.
+#
+# Usage: scripts/venv.sh VENV_DIR PIN_FILE
+#
+# The venv gets every pinned package plus this project installed editable with its extras
+# (`-e .[amazon,google]`). A stamp file inside the venv holds a hash of the pin file, pyproject.toml,
+# this script and the interpreter's version: when none changed, the script exits in well under a
+# second, so `make test` can always call it. When one changed, packages are (re)installed in place
+# (uv only touches what differs); a venv whose interpreter no longer runs is rebuilt from scratch.
+#
+# Environment: PYTHON (interpreter for new venvs; default python3.11, else python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv="${1:?usage: scripts/venv.sh VENV_DIR PIN_FILE}"
+pins="${2:?usage: scripts/venv.sh VENV_DIR PIN_FILE}"
+python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+stamp="$venv/.pins-stamp"
+
+if [ ! -f "$pins" ]; then
+    echo "error: pin file $pins does not exist (run \`make pins\`)" >&2
+    exit 1
+fi
+
+wanted="$(
+    {
+        cat "$pins" pyproject.toml "$0"
+        "$python" -c 'import sys; print(sys.version)'
+    } | sha256sum | cut -d' ' -f1
+)"
+
+version_of() { "$1" -c 'import sys; print(sys.version)' 2>/dev/null; }
+if [ -x "$venv/bin/python" ] && [ "$(version_of "$venv/bin/python")" = "$(version_of "$python")" ]; then
+    if [ "$(cat "$stamp" 2>/dev/null || true)" = "$wanted" ]; then
+        exit 0
+    fi
+else
+    # Missing, broken, or built on another interpreter: start over.
+    rm -rf "$venv"
+fi
+
+uv_bin="$(scripts/uv.sh)"
+start=$SECONDS
+if [ ! -d "$venv" ]; then
+    echo ">> creating $venv with $python"
+    "$uv_bin" venv --quiet --python "$python" "$venv"
+fi
+echo ">> installing $pins and -e .[amazon,google] into $venv"
+rm -f "$stamp"
+"$uv_bin" pip install --quiet --python "$venv/bin/python" -r "$pins" -e ".[amazon,google]"
+echo "$wanted" >"$stamp"
+echo ">> $venv ready in $((SECONDS - start)) s"
