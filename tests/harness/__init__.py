@@ -1,0 +1,62 @@
+"""Test helpers shared by the whole suite: Airflow environment, DAG runs, log capture, local stores.
+
+Import from here (``from harness import run_dag, FAUNA_TEST_KEY``); ``tests/`` is on ``sys.path``
+(pytest's ``pythonpath`` setting, and ``PYTHONPATH`` for CLI subprocesses).
+
+No module of this package imports Airflow at import time: ``tests/conftest.py`` imports it before
+the session's ``AIRFLOW_HOME`` and settings are in place, and Airflow reads them on first import.
+"""
+
+from __future__ import annotations
+
+from harness.cli import airflow_cli_env, ensure_airflow_db, run_airflow_cli
+from harness.connections import (
+    FAUNA_CONN_ID,
+    FAUNA_TEST_KEY,
+    aws_connection_json,
+    conn_env_var,
+    connection_json,
+    env_connection,
+    env_vars,
+    fauna_connection_json,
+    gcp_anonymous_connection_json,
+)
+from harness.dagrun import DagRunResult, TaskResult, load_dag, run_backfill, run_dag, run_dags
+from harness.env import DAGS_FOLDER, REPO_ROOT, TESTS_DIR, airflow_version
+from harness.logcapture import TaskLogCapture, mask
+from harness.stores import gcs_emulator, moto_s3_server, reset_moto, wipe_gcs
+from harness.timetables import TEST_DAG_START, daily_dag_args, daily_interval_timetable
+
+__all__ = [
+    "DAGS_FOLDER",
+    "FAUNA_CONN_ID",
+    "FAUNA_TEST_KEY",
+    "REPO_ROOT",
+    "TESTS_DIR",
+    "TEST_DAG_START",
+    "DagRunResult",
+    "TaskLogCapture",
+    "TaskResult",
+    "airflow_cli_env",
+    "airflow_version",
+    "aws_connection_json",
+    "conn_env_var",
+    "connection_json",
+    "daily_dag_args",
+    "daily_interval_timetable",
+    "ensure_airflow_db",
+    "env_connection",
+    "env_vars",
+    "fauna_connection_json",
+    "gcp_anonymous_connection_json",
+    "gcs_emulator",
+    "load_dag",
+    "mask",
+    "moto_s3_server",
+    "reset_moto",
+    "run_airflow_cli",
+    "run_backfill",
+    "run_dag",
+    "run_dags",
+    "wipe_gcs",
+]
