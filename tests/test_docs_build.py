@@ -1,0 +1,141 @@
+"""The documentation's promises that can be checked without a browser.
+
+The docs quote the example DAGs through ``literalinclude`` with ``[START ...]``/``[END ...]``
+markers, so an edit to an example can silently cut a snippet in half or drop it. These tests
+catch that on every run, on both Airflow lines, without Sphinx: every include names an existing
+file and markers that occur exactly once, in order, around something to show; and every example
+DAG parses on the running Airflow with the schedule the docs recommend.
+
+The full strict Sphinx build (``scripts/build-docs.sh``) runs too when Sphinx is installed in
+the test environment (``requirements/docs.txt``); otherwise that one test is skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+from harness.env import REPO_ROOT, airflow_version
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+DOCS = REPO_ROOT / "docs"
+EXAMPLES = REPO_ROOT / "example_dags"
+EXAMPLE_FILES = sorted(EXAMPLES.glob("example_*.py"))
+
+_DIRECTIVE = re.compile(r"^(?P<indent>\s*)\.\. literalinclude:: (?P<path>\S+)\s*$")
+_OPTION = re.compile(r"^\s+:(?P<name>[a-z-]+):\s*(?P<value>.*)$")
+_MARKER = re.compile(r"#\s*\[(?P<kind>START|END) (?P<name>[a-z0-9_]+)\]")
+
+
+def _literalincludes() -> list[tuple[str, Path, dict[str, str]]]:
+    """Every ``literalinclude`` in the docs: where it is, the file it names, its options."""
+    found = []
+    for page in sorted(DOCS.rglob("*.rst")):
+        if "_build" in page.parts:
+            continue
+        lines = page.read_text().splitlines()
+        for number, line in enumerate(lines):
+            match = _DIRECTIVE.match(line)
+            if not match:
+                continue
+            options: dict[str, str] = {}
+            for following in lines[number + 1 :]:
+                option = _OPTION.match(following)
+                if not option:
+                    break
+                options[option["name"]] = option["value"].strip()
+            where = f"{page.relative_to(REPO_ROOT)}:{number + 1}"
+            found.append((where, (page.parent / match["path"]).resolve(), options))
+    return found
+
+
+INCLUDES = _literalincludes()
+
+
+def test_the_docs_include_every_example_dag() -> None:
+    included = {path for _, path, _ in INCLUDES}
+    assert EXAMPLE_FILES, "no example DAGs found"
+    assert INCLUDES, "no literalinclude found in docs/"
+    assert not set(EXAMPLE_FILES) - included, "example DAGs the docs never show"
+
+
+@pytest.mark.parametrize(("where", "path", "options"), INCLUDES, ids=[w for w, _, _ in INCLUDES])
+def test_literalinclude_markers_frame_a_snippet(where: str, path: Path, options: dict[str, str]) -> None:
+    assert path.is_file(), f"{where} includes {path}, which does not exist"
+    text = path.read_text()
+    start, end = options.get("start-after"), options.get("end-before")
+    assert start and end, f"{where} must include a marked snippet (:start-after: and :end-before:)"
+    assert text.count(start) == 1, f"{where}: {start!r} occurs {text.count(start)} times in {path.name}"
+    assert text.count(end) == 1, f"{where}: {end!r} occurs {text.count(end)} times in {path.name}"
+    snippet = text.split(start, 1)[1].split(end, 1)
+    assert len(snippet) == 2, f"{where}: {end!r} comes before {start!r} in {path.name}"
+    # Sphinx starts after the marker's line and stops before the end marker's line.
+    lines = snippet[0].split("\n")[1:-1]
+    assert any(line.strip() for line in lines), f"{where}: the snippet between the markers is empty"
+    dedent = int(options.get("dedent", "0") or 0)
+    cut = [line for line in lines if line.strip() and not line.startswith(" " * dedent)]
+    assert not cut, f"{where}: ':dedent: {dedent}' would cut code off these lines: {cut}"
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.name for p in EXAMPLE_FILES])
+def test_example_markers_are_paired(path: Path) -> None:
+    starts: dict[str, int] = {}
+    ends: dict[str, int] = {}
+    for number, line in enumerate(path.read_text().splitlines()):
+        for match in _MARKER.finditer(line):
+            names = starts if match["kind"] == "START" else ends
+            assert match["name"] not in names, f"{path.name}:{number + 1}: {match[0]} appears twice"
+            names[match["name"]] = number
+    assert starts.keys() == ends.keys(), f"{path.name}: unpaired markers"
+    for name, line in starts.items():
+        assert line < ends[name], f"{path.name}: [END {name}] comes before [START {name}]"
+
+
+def _dag_bag(folder: Path) -> object:
+    if airflow_version() >= (3, 0):
+        from airflow.dag_processing.dagbag import DagBag
+
+        return DagBag(dag_folder=str(folder))
+    from airflow.models.dagbag import DagBag
+
+    return DagBag(dag_folder=str(folder), include_examples=False)
+
+
+def test_example_dags_parse_with_interval_timetables() -> None:
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    bag = _dag_bag(EXAMPLES)
+    assert not bag.import_errors, f"example DAGs do not import: {bag.import_errors}"
+    assert set(bag.dags) == {path.stem for path in EXAMPLE_FILES}, (
+        "each example defines one DAG named after its file"
+    )
+    for dag_id, dag in bag.dags.items():
+        assert isinstance(dag.timetable, CronDataIntervalTimetable), (
+            f"{dag_id}: the docs promise an interval timetable (schedule='@daily' is zero-width on Airflow 3)"
+        )
+        assert dag.max_active_runs <= 4, f"{dag_id}: the docs promise a polite max_active_runs"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("sphinx") is None or importlib.util.find_spec("furo") is None,
+    reason="Sphinx is not installed here (scripts/build-docs.sh installs requirements/docs.txt)",
+)
+@pytest.mark.skipif(airflow_version() < (3, 0), reason="the docs are built on Airflow 3")
+def test_docs_build_strictly(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-E", "-q", "-b", "html"]
+    result = subprocess.run(
+        [*command, str(DOCS), str(tmp_path / "html")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"},
+        check=False,
+    )
+    assert result.returncode == 0, f"the strict docs build failed:\n{result.stderr[-5000:]}"
