@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import gzip
 import hashlib
+import threading
 import time
 import zlib
 from typing import Any
@@ -59,26 +60,29 @@ def test_drop_processes_the_request_then_closes_without_an_answer(api: Api, emu:
 
 
 def test_slow_delays_one_call_without_blocking_others(api: Api, emu: FaunaEmulator) -> None:
-    emu.faults = FaultConfig(slow_ratio=1.0, slow_seconds=0.6, fault_paths=("/api/v1/oauth",))
-    import threading
-
-    slow_done: list[float] = []
+    emu.faults = FaultConfig(slow_ratio=1.0, slow_seconds=1.5, fault_paths=("/api/v1/oauth",))
+    slow_done = threading.Event()
     started = time.monotonic()
-    thread = threading.Thread(
-        target=lambda: (Api(emu.url).call("GET", "/api/v1/oauth/apps"), slow_done.append(1))
-    )
+
+    def slow_call() -> None:
+        Api(emu.url).call("GET", "/api/v1/oauth/apps")
+        slow_done.set()
+
+    thread = threading.Thread(target=slow_call)
     thread.start()
-    time.sleep(0.1)
+    while not emu.calls:
+        assert time.monotonic() - started < 1, "the slow call never arrived"
+        time.sleep(0.01)
     (in_flight,) = emu.calls
     assert (in_flight.path, in_flight.status) == ("/api/v1/oauth/apps", 0)  # listed on arrival
     fast = api.submit()  # not under fault_paths: answered at once
     assert fast.status_code == 200
-    assert not slow_done
+    assert not slow_done.is_set()
     thread.join()
-    assert time.monotonic() - started >= 0.6
-    slow_call = emu.api_calls(path_prefix="/api/v1/oauth")[0]
-    assert (slow_call.status, slow_call.fault) == (200, "slow")
-    assert slow_call.duration >= 0.6
+    assert time.monotonic() - started >= 1.5
+    slow_call_record = emu.api_calls(path_prefix="/api/v1/oauth")[0]
+    assert (slow_call_record.status, slow_call_record.fault) == (200, "slow")
+    assert slow_call_record.duration >= 1.5
     assert emu.api_calls(method="POST")[0].fault is None
     # Arrival order, though the slow call finished last.
     assert [c.path for c in emu.calls] == ["/api/v1/oauth/apps", "/api/v1/logs"]
