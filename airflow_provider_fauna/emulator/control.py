@@ -9,7 +9,8 @@ them what the Python API gives tests. They need no auth and are not recorded as 
 * ``POST /_emulator/reset``: forget recorded calls; with body ``{"state": true}`` also forget
   log requests, idempotency tokens and forced outcomes, and restore the seed OAuth apps.
 * ``GET`` / ``PUT /_emulator/faults``: read / replace the faults (JSON of FaultConfig fields).
-* ``POST /_emulator/outcomes``: ``{"scope": ..., "state": ...}``, ``state`` null to clear.
+* ``POST /_emulator/outcomes``: ``{"scope": ..., "state": ..., "count": N}``, ``state`` null to
+  clear; with ``count``, only the next N requests on the scope end in ``state``.
 * ``POST /_emulator/keys``: ``{"add": [...], "revoke": [...]}``.
 * ``GET /_emulator/requests``: every log request as the API would return it.
 * ``GET /_emulator/requests/{request_id}``: one of them (the provider's operator extra link
@@ -102,14 +103,16 @@ async def put_faults(request: web.Request) -> web.Response:
 async def outcomes(request: web.Request) -> web.Response:
     """Force (or, with a null state, stop forcing) the terminal state on a scope."""
     body = await _body(request)
-    scope, state = body.get("scope"), body.get("state")
+    scope, state, count = body.get("scope"), body.get("state"), body.get("count")
     if not isinstance(scope, str):
         raise _bad("scope must be a region group or a database path")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+        raise _bad("count must be a whole number of requests (or null for all)")
     try:
-        request.app[CONTEXT].account.set_outcome(scope, state)
+        request.app[CONTEXT].account.set_outcome(scope, state, count)
     except ValueError as exc:
         raise _bad(str(exc)) from None
-    return web.json_response({"scope": scope, "state": state})
+    return web.json_response({"scope": scope, "state": state, "count": count})
 
 
 @routes.post("/_emulator/keys")

@@ -196,9 +196,12 @@ class FaunaEmulator:
         """Answer 401 to this key from now on."""
         self._keys.revoke(key)
 
-    def set_outcome(self, scope: str, state: str | None) -> None:
-        """Force the terminal state of requests on a database (and its children) or region group."""
-        self._account.set_outcome(scope, state)
+    def set_outcome(self, scope: str, state: str | None, count: int | None = None) -> None:
+        """Force the terminal state of requests on a database (and its children) or region group.
+
+        With ``count``, only the next ``count`` requests created on that scope end in ``state``.
+        """
+        self._account.set_outcome(scope, state, count)
 
     def clear_outcomes(self) -> None:
         """Stop forcing outcomes."""

@@ -146,6 +146,7 @@ class Account:
         self._requests: dict[str, LogRequest] = {}
         self._tokens: dict[uuid.UUID, LogRequest] = {}
         self._outcomes: dict[str, str] = {}
+        self._pinned: dict[str, list[Any]] = {}  # scope -> [state, requests left to pin]
 
     # --- queries and commands used by the HTTP handlers -------------------------------------
 
@@ -225,14 +226,24 @@ class Account:
         with self._lock:
             return self._find(request_id).spec
 
-    def set_outcome(self, scope: str, state: str | None) -> None:
-        """Force the terminal state of requests on ``scope`` (None: stop forcing)."""
+    def set_outcome(self, scope: str, state: str | None, count: int | None = None) -> None:
+        """Force the terminal state of requests on ``scope`` (None: stop forcing).
+
+        With ``count``, only the next ``count`` requests created on ``scope`` get ``state``
+        (later ones end as they otherwise would): how a test makes a first export fail and
+        its fresh retry succeed.
+        """
         check_scope(scope)
         if state is not None and state not in TERMINAL_STATES:
             raise ValueError(f"state must be one of {', '.join(TERMINAL_STATES)} (or null), got {state!r}")
+        if count is not None and count < 1:
+            raise ValueError(f"count must be at least 1, got {count!r}")
         with self._lock:
             if state is None:
                 self._outcomes.pop(scope, None)
+                self._pinned.pop(scope, None)
+            elif count is not None:
+                self._pinned[scope] = [state, count]
             else:
                 self._outcomes[scope] = state
 
@@ -240,6 +251,7 @@ class Account:
         """Stop forcing any outcome."""
         with self._lock:
             self._outcomes.clear()
+            self._pinned.clear()
 
     def reset(self) -> None:
         """Forget every request, idempotency token and forced outcome."""
@@ -247,6 +259,7 @@ class Account:
             self._requests.clear()
             self._tokens.clear()
             self._outcomes.clear()
+            self._pinned.clear()
 
     # --- internals (call with the lock held) -------------------------------------------------
 
@@ -278,11 +291,23 @@ class Account:
             time_end=data.time_end,
             submitted_at=now,
             spec=spec,
-            drawn_outcome=self.faults.draw_outcome(),
+            drawn_outcome=self._pin(data.database or data.region_group) or self.faults.draw_outcome(),
             updated_at=now,
         )
         self._requests[request_id] = request
         return request
+
+    def _pin(self, scope: str | None) -> str | None:
+        """Use up one of the outcomes pinned on ``scope`` (or a parent), if any are left."""
+        while scope:
+            pinned = self._pinned.get(scope)
+            if pinned:
+                pinned[1] -= 1
+                if pinned[1] == 0:
+                    del self._pinned[scope]
+                return str(pinned[0])
+            scope = scope.rpartition("/")[0]
+        return None
 
     def _forced_outcome(self, request: LogRequest) -> str | None:
         scope = request.database or request.region_group

@@ -91,7 +91,7 @@ def test_faults_endpoint_rejects_bad_configs(emu: FaunaEmulator) -> None:
 
 def test_outcomes_endpoint_forces_and_clears(api: Api, emu: FaunaEmulator) -> None:
     answer = _control(emu, "POST", "outcomes", json={"scope": "us-std/ECommerce", "state": "TimedOut"})
-    assert answer.json() == {"scope": "us-std/ECommerce", "state": "TimedOut"}
+    assert answer.json() == {"scope": "us-std/ECommerce", "state": "TimedOut", "count": None}
     assert api.status(api.submit_ok()["request_id"])["state"] == "TimedOut"
     _control(emu, "POST", "outcomes", json={"scope": "us-std/ECommerce", "state": None})
     assert api.status(api.submit_ok()["request_id"])["state"] == "Complete"

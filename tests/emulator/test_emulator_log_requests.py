@@ -308,3 +308,28 @@ def test_reset_returns_to_the_started_state(api: Api, emu: FaunaEmulator) -> Non
     assert len(emu.log_requests) == 1
     emu.reset_state()
     assert emu.log_requests == []
+
+
+def test_outcome_pinned_for_a_count_of_requests_only():
+    """``set_outcome(..., count=1)``: the first export fails, the next one completes."""
+    import requests
+
+    from airflow_provider_fauna.emulator import FaunaEmulator
+
+    with FaunaEmulator(keys={"k"}) as emu:
+        emu.set_outcome("us-std/Flaky", "Failed", count=1)
+        headers = {"Authorization": "Bearer k"}
+        states = []
+        for day in (1, 2):
+            body = {
+                "database": "us-std/Flaky",
+                "time_start": f"2026-11-0{day}T00:00:00Z",
+                "time_end": f"2026-11-0{day + 1}T00:00:00Z",
+            }
+            made = requests.post(f"{emu.url}/api/v1/logs?type=query", json=body, headers=headers, timeout=10)
+            request_id = made.json()["request_id"]
+            status = requests.get(
+                f"{emu.url}/api/v1/logs/{request_id}?type=query", headers=headers, timeout=10
+            )
+            states.append(status.json()["state"])
+        assert states == ["Failed", "Complete"]
