@@ -127,3 +127,19 @@ def test_one_task_request_and_wait(emulator):
     assert str(request.return_value) == emulator.log_requests[0]["request_id"]
     assert emulator.log_requests[0]["state"] == "Complete"
     assert_no_secret(run, emulator)
+
+
+def test_a_failed_export_is_retried_with_a_fresh_request(emulator):
+    emulator.set_outcome("us-std/Flaky", "Failed", count=1)
+    run = run_dag("fauna_request_and_wait_in_one_task", NOV[15], conf={"database": "us-std/Flaky"})
+
+    run.assert_success()
+    task = run.task("request_logs")
+    assert task.try_number == 2
+    first, second = emulator.log_requests
+    assert (first["state"], second["state"]) == ("Failed", "Complete")
+    assert str(task.return_value) == second["request_id"]
+    assert f"Fauna log request {first['request_id']} for us-std/Flaky" in task.log
+    assert "ended Failed" in task.log
+    tokens = [c.json["idempotency_token"] for c in submissions(emulator)]
+    assert len(set(tokens)) == 2, "the retry should step to a new token after the failed request"
