@@ -6,6 +6,7 @@
 #   make lint      ruff check, ruff format --check and mypy (Airflow 3 venv)
 #   make test-af3  pytest on Airflow 3     (PYTEST_ARGS="-k smoke -x" to narrow it down)
 #   make test-af2  pytest on Airflow 2.11
+#   make demo      the real pipeline locally: emulator + local S3, the example DAG for three days
 #   make venv      create or refresh .venv-af3 and .venv-af2 (a no-op when the pins did not change)
 #   make pins      recompile requirements/*.txt from requirements/*.in and pyproject.toml
 #   make format    apply ruff's fixes and formatting
@@ -25,7 +26,7 @@ PINS_AF2 := requirements/airflow2.txt
 PYTEST_ARGS ?=
 PYTEST := -m pytest -ra --durations=10 $(PYTEST_ARGS)
 
-.PHONY: test lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
+.PHONY: test demo lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
 
 # Run every step even when an earlier one fails, so one CI run reports everything; then fail if
 # any step failed.
@@ -36,6 +37,9 @@ test:
 	$(MAKE) --no-print-directory test-af2 || failed+=(test-af2); \
 	if [ $${#failed[@]} -ne 0 ]; then echo ">> make test: FAILED: $${failed[*]}"; exit 1; fi; \
 	echo ">> make test: lint, Airflow 3 and Airflow 2.11 all passed"
+
+demo: venv-af3
+	@$(VENV_AF3)/bin/python scripts/demo.py
 
 venv: venv-af3 venv-af2
 
