@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,11 +34,14 @@ if TYPE_CHECKING:
     from airflow_provider_fauna.transfers.download import LogFileDownload
 
 #: Bytes per uploaded part. S3 needs at least 5 MiB for every part but the last, and allows
-#: 10,000 parts: 8 MiB parts carry files up to 78 GiB, in about 3 parts' worth of memory.
+#: 10,000 parts: 8 MiB parts carry files up to 78 GiB.
 DEFAULT_PART_SIZE = 8 * MiB
 MIN_PART_SIZE = 5 * MiB
 MAX_PART_SIZE = 5 * 1024 * MiB
 MAX_PARTS = 10_000
+#: Parts uploaded at once while the next one is read; memory holds about this many parts more.
+DEFAULT_UPLOAD_CONCURRENCY = 2
+MAX_UPLOAD_CONCURRENCY = 16
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 #: Encryption whose ETag is not the MD5 of the content; its ETags are not compared.
@@ -59,6 +64,15 @@ def validate_s3_bucket(bucket: Any) -> str:
     return bucket
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One uploaded part: its entry for ``complete_multipart_upload`` and its digests."""
+
+    entry: dict[str, Any]
+    md5: bytes
+    sha256: bytes
+
+
 @dataclass
 class _Parts:
     """What S3 is told at completion, and what it should answer: per-part ETags and checksums."""
@@ -66,6 +80,12 @@ class _Parts:
     entries: list[dict[str, Any]]
     md5s: list[bytes]
     sha256s: list[bytes]
+
+    def add(self, part: _Part) -> None:
+        """Record a finished part (parts are added in part-number order)."""
+        self.entries.append(part.entry)
+        self.md5s.append(part.md5)
+        self.sha256s.append(part.sha256)
 
     @property
     def expected_etag(self) -> str:
@@ -106,6 +126,8 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
     :param encrypt: store with server-side encryption (SSE-S3, ``AES256``), as ``S3Hook`` does.
     :param acl_policy: a canned ACL for the object, e.g. ``bucket-owner-full-control``.
     :param part_size: bytes per part (5 MiB to 5 GiB).
+    :param upload_concurrency: parts uploaded at once while the next is read (1 to 16); memory
+        holds about ``upload_concurrency + 1`` parts.
     """
 
     template_fields: Sequence[str] = (
@@ -127,6 +149,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         encrypt: bool = False,
         acl_policy: str | None = None,
         part_size: int = DEFAULT_PART_SIZE,
+        upload_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -145,6 +168,16 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
                 f"to {MAX_PART_SIZE} (5 GiB)."
             )
         self.part_size = part_size
+        if (
+            isinstance(upload_concurrency, bool)
+            or not isinstance(upload_concurrency, int)
+            or not 1 <= upload_concurrency <= MAX_UPLOAD_CONCURRENCY
+        ):
+            raise FaunaValidationError(
+                f"upload_concurrency={upload_concurrency!r} must be an integer from 1 to "
+                f"{MAX_UPLOAD_CONCURRENCY} (parts uploaded at once)."
+            )
+        self.upload_concurrency = upload_concurrency
         require_provider("airflow.providers.amazon.aws.hooks.s3", "amazon", type(self).__name__)
         if not is_templated(s3_bucket):
             validate_s3_bucket(s3_bucket)
@@ -188,7 +221,12 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         return args
 
     def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:
-        """Multipart-upload the download; complete only a verified file; abort on any failure."""
+        """Multipart-upload the download; complete only a verified file; abort on any failure.
+
+        Parts go up on ``upload_concurrency`` threads while the next part is read, so the copy
+        runs at the pace of the slower side rather than of both in turn; at most that many
+        parts are in flight, which bounds memory.
+        """
         hook = self.s3_hook
         client = hook.get_conn()
         bucket, key = destination.bucket, destination.key
@@ -200,40 +238,52 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
             client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
 
         self._abort = abort
+        pool = ThreadPoolExecutor(max_workers=self.upload_concurrency, thread_name_prefix="fauna-s3-part")
+        in_flight: deque[Future[_Part]] = deque()
+        parts = _Parts([], [], [])
+
+        def send(body: bytes) -> None:
+            number = len(parts.entries) + len(in_flight) + 1
+            if number > MAX_PARTS:
+                raise FaunaValidationError(
+                    f"The log file needs more than {MAX_PARTS} parts of {self.part_size} bytes: raise part_size."
+                )
+            in_flight.append(pool.submit(self._send_part, client, destination, upload_id, number, body))
+            while len(in_flight) >= self.upload_concurrency or (in_flight and in_flight[0].done()):
+                parts.add(in_flight.popleft().result())
+
         try:
-            parts = _Parts([], [], [])
             buffer = bytearray()
             for chunk in download:
                 buffer += chunk
                 while len(buffer) >= self.part_size:
                     body = bytes(buffer[: self.part_size])
                     del buffer[: self.part_size]
-                    self._add_part(client, destination, upload_id, parts, body)
-            if buffer or not parts.entries:
-                self._add_part(client, destination, upload_id, parts, bytes(buffer))
+                    send(body)
+            if buffer or not (parts.entries or in_flight):
+                send(bytes(buffer))
             del buffer
+            while in_flight:
+                parts.add(in_flight.popleft().result())
             answer = self._complete(client, destination, upload_id, parts)
             self._confirm(client, destination, parts, answer, download, metadata)
         except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
             self._clean_up(client, destination, upload_id, metadata)
             raise
+        finally:
+            pool.shutdown(wait=True)
 
-    def _add_part(
-        self, client: Any, destination: Destination, upload_id: str, parts: _Parts, body: bytes
-    ) -> None:
-        number = len(parts.entries) + 1
-        if number > MAX_PARTS:
-            raise FaunaValidationError(
-                f"The log file needs more than {MAX_PARTS} parts of {self.part_size} bytes: raise part_size."
-            )
+    def _send_part(
+        self, client: Any, destination: Destination, upload_id: str, number: int, body: bytes
+    ) -> _Part:
+        """Upload one part (on a pool thread) and return what completion and confirmation need."""
         sha256 = hashlib.sha256(body).digest()
         answer = self.upload_part(client, destination, upload_id, number, body, sha256)
         entry = {"PartNumber": number, "ETag": answer["ETag"]}
         if answer.get("ChecksumSHA256"):
             entry["ChecksumSHA256"] = answer["ChecksumSHA256"]
-        parts.entries.append(entry)
-        parts.md5s.append(hashlib.md5(body, usedforsecurity=False).digest())
-        parts.sha256s.append(sha256)
+        return _Part(entry, hashlib.md5(body, usedforsecurity=False).digest(), sha256)
 
     def upload_part(
         self, client: Any, destination: Destination, upload_id: str, number: int, body: bytes, sha256: bytes
