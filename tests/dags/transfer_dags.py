@@ -1,0 +1,110 @@
+"""Test DAGs for copying Fauna log files to S3 and GCS, in the three-task and the one-task form.
+
+Every DAG exports one day per run (a daily interval timetable) of the scope in its params, to
+the bucket in its params, so a test picks both. Part and chunk sizes are the smallest the stores
+allow, so a test file of a few MiB takes the multipart / resumable paths for real.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.common.compat.sdk import DAG, Asset
+from harness.timetables import daily_interval_timetable
+
+from airflow_provider_fauna.operators.logs import FaunaLogsRequestOperator
+from airflow_provider_fauna.sensors.logs import FaunaLogsSensor
+from airflow_provider_fauna.transfers.fauna_to_gcs import FaunaLogsToGCSOperator
+from airflow_provider_fauna.transfers.fauna_to_s3 import MIN_PART_SIZE, FaunaLogsToS3Operator
+
+START = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
+S3_BUCKET = "fauna-test-logs"
+GCS_BUCKET = "fauna-test-logs-gcs"
+PARAMS = {"database": "us-std/ECommerce", "s3_bucket": S3_BUCKET, "gcs_bucket": GCS_BUCKET}
+GCS_CHUNK = 1024 * 1024
+#: The one-task form, waiting on the triggerer; tests see a failure at once (no retries).
+STANDALONE = {"database": "{{ params.database }}", "deferrable": True, "poll_interval": 0.5, "retries": 0}
+
+
+def _dag(dag_id: str, **kwargs: Any) -> DAG:
+    return DAG(
+        dag_id,
+        schedule=daily_interval_timetable(),
+        start_date=START,
+        catchup=False,
+        params=dict(PARAMS),
+        **kwargs,
+    )
+
+
+def to_s3(**kwargs: Any) -> FaunaLogsToS3Operator:
+    """The S3 transfer as the tests run it: one-task form, deferrable, no retries, unless told otherwise."""
+    defaults = {"task_id": "to_s3", "s3_bucket": "{{ params.s3_bucket }}", "part_size": MIN_PART_SIZE}
+    return FaunaLogsToS3Operator(**{**defaults, **STANDALONE, **kwargs})
+
+
+def to_gcs(**kwargs: Any) -> FaunaLogsToGCSOperator:
+    """The GCS transfer, as :func:`to_s3`."""
+    defaults = {"task_id": "to_gcs", "bucket_name": "{{ params.gcs_bucket }}", "chunk_size": GCS_CHUNK}
+    return FaunaLogsToGCSOperator(**{**defaults, **STANDALONE, **kwargs})
+
+
+def _request_and_wait() -> Any:
+    request = FaunaLogsRequestOperator(task_id="request_logs", database="{{ params.database }}")
+    wait = FaunaLogsSensor(
+        task_id="wait_for_logs", request_id=request.output, poke_interval=0.5, timeout=120, deferrable=True
+    )
+    request >> wait
+    return request, wait
+
+
+# --- request -> deferrable sensor -> transfer ---------------------------------------------------
+with _dag("transfer_s3_three_tasks"):
+    request, wait = _request_and_wait()
+    wait >> to_s3(
+        request_id=request.output,
+        database=None,
+        outlets=[Asset(f"s3://{S3_BUCKET}/fauna/query/us-std/ECommerce/")],
+    )
+
+with _dag("transfer_gcs_three_tasks"):
+    request, wait = _request_and_wait()
+    wait >> to_gcs(
+        request_id=request.output,
+        database=None,
+        outlets=[Asset(f"gs://{GCS_BUCKET}/fauna/query/us-std/ECommerce/")],
+    )
+
+# --- one task: request, wait on the triggerer, copy ----------------------------------------------
+with _dag("transfer_s3_one_task"):
+    to_s3()
+
+with _dag("transfer_gcs_one_task"):
+    to_gcs()
+
+# Region group, blocking wait, a custom key with placeholders.
+with _dag("transfer_s3_region_group_blocking"):
+    to_s3(
+        database=None,
+        region_group="us-std",
+        s3_key="custom/{{ dag.dag_id }}/{region_group}/{request_id}/{time_start}.ndjson.gz",
+        deferrable=False,
+    )
+
+# Overwriting: the same key as the one-task DAGs, with replace=True.
+with _dag("transfer_s3_one_task_replace"):
+    to_s3(replace=True)
+
+with _dag("transfer_gcs_one_task_replace"):
+    to_gcs(replace=True)
+
+# A corrupt first download fails the first try; the retry copies the file.
+with _dag("transfer_s3_retried"):
+    to_s3(retries=1, retry_delay=timedelta(0))
+
+# No logs for the interval.
+for policy in ("skip", "succeed", "fail"):
+    with _dag(f"transfer_s3_no_logs_{policy}"):
+        to_s3(on_no_logs=policy)

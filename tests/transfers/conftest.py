@@ -1,0 +1,97 @@
+"""Fixtures of the transfer tests: a Fauna emulator serving multi-MiB files, buckets, a stub task context.
+
+Why an emulator of its own: the session's ``emulator`` serves files of 200 records (a few KiB),
+and its file size is fixed when it starts. Transfers must be tested on files bigger than one S3
+part (5 MiB at least) and many GCS chunks, so the multipart and resumable paths run for real;
+this emulator serves about 12 MiB per file. It also completes requests after a second, so that a
+deferrable sensor or transfer really defers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from harness import FAUNA_CONN_ID, FAUNA_TEST_KEY, conn_env_var, fauna_connection_json
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+#: About 12 MiB of gzip: three S3 parts of 5 MiB, a dozen GCS chunks of 1 MiB.
+RECORDS_PER_FILE = 125_000
+S3_BUCKET = "fauna-test-logs"
+GCS_BUCKET = "fauna-test-logs-gcs"
+DATABASE = "us-std/ECommerce"
+
+
+@pytest.fixture(scope="session")
+def big_emulator() -> Iterator[Any]:
+    """A Fauna emulator whose log files are larger than one S3 part (session-wide, reset per test)."""
+    emulator_module = pytest.importorskip("airflow_provider_fauna.emulator")
+    server = emulator_module.FaunaEmulator(
+        keys={FAUNA_TEST_KEY}, port=0, completion_delay=1.0, records_per_file=RECORDS_PER_FILE
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fauna(big_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``big_emulator`` with no calls, faults, outcomes or requests; ``fauna_default`` points at it."""
+    big_emulator.reset()
+    big_emulator.reset_state()
+    monkeypatch.setenv(
+        conn_env_var(FAUNA_CONN_ID),
+        fauna_connection_json(big_emulator.url, FAUNA_TEST_KEY, backoff_base=0.05, backoff_max=0.2),
+    )
+    yield big_emulator
+    big_emulator.reset()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> str:
+    """An empty bucket on moto's S3 (``aws_default`` points there)."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    S3Hook().create_bucket(S3_BUCKET)
+    return S3_BUCKET
+
+
+@pytest.fixture
+def gcs_bucket(gcs_server: str) -> str:
+    """An empty bucket on gcp-storage-emulator (``google_cloud_default`` points there)."""
+    from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
+    GCSHook().create_bucket(bucket_name=GCS_BUCKET, project_id="test-project")
+    return GCS_BUCKET
+
+
+@dataclass
+class StubTaskInstance:
+    """The little of a task instance an operator's ``execute`` touches: ids and ``xcom_push``."""
+
+    dag_id: str = "transfer_component_test"
+    task_id: str = "transfer"
+    run_id: str = "manual__component"
+    map_index: int = -1
+    try_number: int = 1
+    start_date: dt.datetime | None = None
+    xcoms: dict[str, Any] = field(default_factory=dict)
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+
+
+@pytest.fixture
+def task_context() -> dict[str, Any]:
+    """A task context for calling an operator's ``execute`` directly, for 2026-11-20 (one day)."""
+    return {
+        "ti": StubTaskInstance(),
+        "data_interval_start": dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc),
+        "data_interval_end": dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc),
+    }

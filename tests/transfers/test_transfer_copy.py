@@ -1,0 +1,298 @@
+"""The copy itself, against the Fauna emulator, moto's S3 and gcp-storage-emulator: bytes, metadata, faults.
+
+Each test calls the operator's ``execute`` with a stub task context (only the task instance's ids
+and ``xcom_push``), so it can set up the exact moment a fault strikes; everything the copy talks
+to is real: the hook, the emulator's presigned URL, the store. Every test runs on both stores.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+from transfer_stores import DEFAULT_KEY, GCSStore, S3Store, Store, complete_request
+
+from airflow_provider_fauna.emulator import FaultConfig
+from airflow_provider_fauna.transfers.base import TRANSFER_XCOM_KEY
+from airflow_provider_fauna.transfers.download import FaunaTransferError, FaunaVerificationError
+from airflow_provider_fauna.transfers.fauna_to_gcs import FaunaLogsToGCSOperator
+from airflow_provider_fauna.transfers.fauna_to_s3 import FaunaLogsToS3Operator
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(params=["s3", "gcs"])
+def store(request: pytest.FixtureRequest) -> Store:
+    if request.param == "s3":
+        return S3Store(request.getfixturevalue("s3_bucket"))
+    return GCSStore(request.getfixturevalue("gcs_bucket"))
+
+
+def run(store: Store, context: dict[str, Any], request_id: str, **kwargs: Any) -> Any:
+    """Execute the store's operator on ``request_id`` (blocking wait, no retries)."""
+    operator = store.operator(request_id=request_id, deferrable=False, poll_interval=0.2, **kwargs)
+    return operator.execute(context)
+
+
+def downloads(fauna: Any) -> list[Any]:
+    return fauna.download_calls()
+
+
+def signatures(fauna: Any) -> set[str]:
+    """Every presigned URL signature the emulator saw: none may appear where people read."""
+    return {c.query.get("X-Fauna-Signature", "") for c in fauna.download_calls()} - {""}
+
+
+def assert_nothing_left(store: Store) -> None:
+    assert store.keys() == []
+    assert store.open_uploads() == []
+
+
+def assert_no_secret_in(text: str, fauna: Any) -> None:
+    for signature in signatures(fauna):
+        assert signature not in text
+
+
+# --------------------------------------------------------------------------------- the happy path
+def test_copy_stores_the_served_bytes_with_gzip_metadata(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    expected = fauna.file_bytes(request.request_id)
+    assert len(expected) > 2 * 5 * MiB, "the test file must span several parts"
+
+    uri = run(store, task_context, request.request_id)
+
+    assert uri == store.uri(DEFAULT_KEY)
+    stored = store.get(DEFAULT_KEY)
+    assert stored is not None
+    assert stored.data == expected
+    assert stored.content_type == "application/gzip"
+    assert not stored.content_encoding  # no transparent decompression by clients or GCS
+    assert stored.metadata["fauna-request-id"] == request.request_id
+    assert stored.metadata["fauna-scope"] == "us-std/ECommerce"
+    assert store.open_uploads() == []
+    summary = task_context["ti"].xcoms[TRANSFER_XCOM_KEY]
+    assert summary["size"] == len(expected)
+    assert summary["uri"] == uri
+    assert (summary["resumes"], summary["url_refreshes"]) == (0, 0)
+    calls = downloads(fauna)
+    assert [c.status for c in calls] == [200]
+    assert not any(c.had_authorization for c in calls)
+    assert_no_secret_in(repr(task_context["ti"].xcoms), fauna)
+
+
+# --------------------------------------------------------------------------------- the presigned URL
+def test_url_expired_before_the_copy_is_renewed_before_downloading(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    fauna.faults = FaultConfig(url_ttl_override=1.0)
+    request = complete_request()
+    time.sleep(2.2)  # the URL the request completed with has expired
+    fauna.faults = FaultConfig()
+    fauna.reset_calls()
+
+    run(store, task_context, request.request_id)
+
+    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
+    calls = [
+        c for c in fauna.calls if c.path.startswith(("/_files/", f"/api/v1/logs/{request.request_id}/url"))
+    ]
+    assert calls[0].method == "POST" and calls[0].path.endswith("/url"), "a new URL is asked for first"
+    assert [c.status for c in downloads(fauna)] == [200], "the expired URL is never tried"
+    assert task_context["ti"].xcoms[TRANSFER_XCOM_KEY]["url_refreshes"] == 1
+
+
+def test_url_expiring_mid_copy_is_renewed_and_the_copy_resumes_where_it_stopped(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    fauna.faults = FaultConfig(download_expire_mid_stream=True)
+
+    run(store, task_context, request.request_id)
+
+    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
+    assert store.open_uploads() == []
+    calls = downloads(fauna)
+    # Cut mid-stream, the old URL refused, then the rest with a new URL and a Range request.
+    assert [c.status for c in calls] == [200, 403, 206]
+    assert calls[0].fault == "download_expire_mid_stream"
+    assert calls[1].query["X-Fauna-Signature"] != calls[2].query["X-Fauna-Signature"]
+    assert len(fauna.api_calls("POST", f"/api/v1/logs/{request.request_id}/url")) == 1
+    assert not any(c.had_authorization for c in calls)
+    summary = task_context["ti"].xcoms[TRANSFER_XCOM_KEY]
+    assert summary["url_refreshes"] == 1
+    assert_no_secret_in(repr(task_context["ti"].xcoms), fauna)
+
+
+def test_dropped_connection_resumes_with_a_range_request(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    fauna.faults = FaultConfig(download_drop_after_bytes=3 * MiB + 12345)
+
+    run(store, task_context, request.request_id)
+
+    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
+    assert [c.status for c in downloads(fauna)] == [200, 206]
+    assert fauna.api_calls("POST", f"/api/v1/logs/{request.request_id}/url") == [], "no new URL needed"
+
+
+def test_connection_dropping_often_still_finishes_while_each_read_makes_progress(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    fauna.faults = FaultConfig(download_drop_after_bytes=4 * MiB, download_fault_count=None)
+
+    run(store, task_context, request.request_id, max_resumes=1)
+
+    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
+    assert [c.status for c in downloads(fauna)] == [200, 206, 206]
+
+
+def test_connection_dropping_without_progress_fails_after_max_resumes_and_leaves_nothing(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    fauna.faults = FaultConfig(download_drop_after_bytes=0, download_fault_count=None)
+
+    with pytest.raises(FaunaTransferError, match="max_resumes=2") as failure:
+        run(store, task_context, request.request_id, max_resumes=2)
+
+    assert len(downloads(fauna)) == 3, "the first read and two resumes"
+    assert_nothing_left(store)
+    assert_no_secret_in(str(failure.value), fauna)
+
+
+def test_truncated_body_is_detected_and_completed_by_resuming(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    fauna.faults = FaultConfig(download_truncate=True)
+
+    run(store, task_context, request.request_id)
+
+    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
+    assert [c.status for c in downloads(fauna)] == [200, 206]
+
+
+def test_truncated_body_without_resumes_fails_and_leaves_nothing(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    fauna.faults = FaultConfig(download_truncate=True)
+
+    with pytest.raises(FaunaTransferError, match="Nothing was stored"):
+        run(store, task_context, request.request_id, max_resumes=0)
+
+    assert_nothing_left(store)
+
+
+@pytest.mark.parametrize("verify_gzip", [True, False], ids=["gzip-check", "md5-only"])
+def test_corrupt_body_fails_the_attempt_and_leaves_nothing(
+    fauna: Any, store: Store, task_context: dict[str, Any], verify_gzip: bool
+) -> None:
+    request = complete_request()
+    fauna.faults = FaultConfig(download_corrupt=True)
+
+    with pytest.raises(FaunaVerificationError, match="Nothing was stored") as failure:
+        run(store, task_context, request.request_id, verify_gzip=verify_gzip)
+
+    assert_nothing_left(store)
+    if not verify_gzip:
+        assert "ETag" in str(failure.value), "without the gzip check the MD5 still catches it"
+    assert_no_secret_in(str(failure.value), fauna)
+
+
+# --------------------------------------------------------------------------------- the upload
+class S3FailingAfterFirstPart(FaunaLogsToS3Operator):
+    """Part 2's upload fails, as if the network to S3 broke midway."""
+
+    def upload_part(self, client: Any, destination: Any, upload_id: str, number: int, *args: Any) -> Any:
+        if number == 2:
+            raise ConnectionError("S3 went away")
+        return super().upload_part(client, destination, upload_id, number, *args)
+
+
+class _WriterFailingAfterFirstChunk:
+    """Wraps a ``BlobWriter``: the second chunk's upload fails, as if the network to GCS broke."""
+
+    def __init__(self, writer: Any, chunk_size: int) -> None:
+        self.writer, self.chunk_size, self.written = writer, chunk_size, 0
+        self.terminated = False
+
+    def write(self, data: bytes) -> int:
+        self.written += len(data)
+        if self.written > 2 * self.chunk_size:
+            raise ConnectionError("GCS went away")
+        return self.writer.write(data)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def terminate(self) -> None:
+        self.terminated = True
+        self.writer.terminate()
+
+
+class GCSFailingAfterFirstChunk(FaunaLogsToGCSOperator):
+    writers: list[_WriterFailingAfterFirstChunk] = []
+
+    def open_writer(self, blob: Any, **kwargs: Any) -> Any:
+        writer = _WriterFailingAfterFirstChunk(super().open_writer(blob, **kwargs), self.chunk_size)
+        self.writers.append(writer)
+        return writer
+
+
+def test_upload_failing_midway_leaves_no_object_and_no_open_upload(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    failing = S3FailingAfterFirstPart if isinstance(store, S3Store) else GCSFailingAfterFirstChunk
+
+    with pytest.raises(ConnectionError, match="went away"):
+        run(store, task_context, request.request_id, operator_class=failing)
+
+    assert_nothing_left(store)
+    if failing is GCSFailingAfterFirstChunk:
+        assert GCSFailingAfterFirstChunk.writers[-1].terminated, "the resumable session is cancelled"
+
+
+# --------------------------------------------------------------------------------- replace
+def test_existing_object_is_refused_before_downloading_unless_replace(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    store.put(DEFAULT_KEY, b"older export")
+
+    with pytest.raises(AirflowFailException) as refused:
+        run(store, task_context, request.request_id)
+
+    message = str(refused.value)
+    assert store.uri(DEFAULT_KEY) in message and "replace=True" in message
+    assert downloads(fauna) == [], "refused before any download"
+    assert store.get(DEFAULT_KEY).data == b"older export"
+
+    run(store, task_context, request.request_id, replace=True)
+    first = store.get(DEFAULT_KEY).data
+    assert first == fauna.file_bytes(request.request_id)
+
+    run(store, task_context, request.request_id, replace=True)
+    assert store.get(DEFAULT_KEY).data == first, "a re-run with replace=True yields the same bytes"
+    assert store.open_uploads() == []
+
+
+def test_no_authorization_header_ever_reaches_the_file_url(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    fauna.faults = FaultConfig(download_expire_mid_stream=True)
+
+    run(store, task_context, request.request_id)
+
+    calls = downloads(fauna)
+    assert len(calls) == 3
+    assert not any(c.had_authorization for c in calls)
+    assert all(c.had_authorization for c in fauna.api_calls()), "while every API call carries the key"

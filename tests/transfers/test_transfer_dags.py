@@ -1,0 +1,216 @@
+"""Transfers run by Airflow itself (``dag.test()`` on 3.3 and 2.11), DAGs from ``tests/dags/transfer_dags.py``.
+
+The three-task form (request, deferrable sensor, transfer) and the one-task form (the transfer
+requests, defers and copies), for consecutive daily intervals, against the Fauna emulator,
+moto's S3 and gcp-storage-emulator. The assertions are on what landed: bytes equal to what the
+presigned URL served, keys named after each day, the stored metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from harness import DagRunResult, run_backfill, run_dag
+from transfer_stores import GCSStore, S3Store, Store
+
+from airflow_provider_fauna.emulator import FaultConfig
+
+pytestmark = pytest.mark.dagrun
+
+UTC = dt.timezone.utc
+NOV_2 = dt.datetime(2026, 11, 2, tzinfo=UTC)
+NOV_4 = dt.datetime(2026, 11, 4, tzinfo=UTC)
+
+
+def day_key(scope: str, logical_date: dt.datetime) -> str:
+    """The default key of the export run ``logical_date`` makes: the day before it."""
+    start = logical_date - dt.timedelta(days=1)
+    return f"fauna/query/{scope}/{start.isoformat()}_{logical_date.isoformat()}.ndjson.gz"
+
+
+def secrets_seen(fauna: Any) -> set[str]:
+    return {c.query.get("X-Fauna-Signature", "") for c in fauna.download_calls()} - {""}
+
+
+def stored_texts(result: DagRunResult) -> str:
+    """Everything a person can read about a run besides its logs: XComs and rendered template fields."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    try:
+        from airflow.models.xcom import XComModel as XComRow
+    except ImportError:  # Airflow 2
+        from airflow.models.xcom import BaseXCom as XComRow  # type: ignore[no-redef]
+    with create_session() as session:
+        xcoms = session.query(XComRow).filter_by(dag_id=result.dag_id, run_id=result.run_id).all()
+        fields = (
+            session.query(RenderedTaskInstanceFields)
+            .filter_by(dag_id=result.dag_id, run_id=result.run_id)
+            .all()
+        )
+        return repr([(x.key, x.value) for x in xcoms]) + repr([f.rendered_fields for f in fields])
+
+
+def assert_no_secret_leaked(result: DagRunResult, fauna: Any) -> None:
+    secrets = secrets_seen(fauna)
+    assert secrets, "the test must have downloaded something"
+    readable = result.log + stored_texts(result)
+    for secret in secrets:
+        assert secret not in readable
+    assert "X-Fauna-Signature=" not in readable
+
+
+def store_for(kind: str, request: pytest.FixtureRequest) -> Store:
+    if kind == "s3":
+        return S3Store(request.getfixturevalue("s3_bucket"))
+    return GCSStore(request.getfixturevalue("gcs_bucket"))
+
+
+# --------------------------------------------------------------------------------- three tasks
+@pytest.mark.parametrize("kind", ["s3", "gcs"])
+def test_three_task_dag_copies_each_days_export(
+    airflow_db: None, fauna: Any, kind: str, request: pytest.FixtureRequest
+) -> None:
+    store = store_for(kind, request)
+    transfer_task = f"to_{kind}"
+
+    results = run_backfill(f"transfer_{kind}_three_tasks", NOV_2, NOV_4)
+
+    keys = []
+    for result in results:
+        result.assert_success()
+        request_id = str(result.task("request_logs").return_value)
+        key = day_key("us-std/ECommerce", result.logical_date)
+        keys.append(key)
+        assert result.task(transfer_task).return_value == store.uri(key)
+        stored = store.get(key)
+        assert stored is not None
+        assert stored.data == fauna.file_bytes(request_id)
+        assert stored.content_type == "application/gzip"
+        assert not stored.content_encoding
+        assert stored.metadata["fauna-request-id"] == request_id
+        assert "Stored " + store.uri(key) in result.task(transfer_task).log
+        assert_no_secret_leaked(result, fauna)
+    assert sorted(store.keys()) == sorted(keys)
+    assert len(set(keys)) == 3, "one object per day"
+    assert store.open_uploads() == []
+    assert not any(c.had_authorization for c in fauna.download_calls())
+
+
+# --------------------------------------------------------------------------------- one task
+@pytest.mark.parametrize("kind", ["s3", "gcs"])
+def test_one_task_dag_requests_defers_and_copies(
+    airflow_db: None, fauna: Any, kind: str, request: pytest.FixtureRequest
+) -> None:
+    store = store_for(kind, request)
+
+    results = run_backfill(f"transfer_{kind}_one_task", NOV_2, NOV_2 + dt.timedelta(days=1))
+
+    for result in results:
+        result.assert_success()
+        key = day_key("us-std/ECommerce", result.logical_date)
+        assert result.task(f"to_{kind}").return_value == store.uri(key)
+        (exported,) = [
+            r
+            for r in fauna.log_requests
+            if r["time_end"].startswith(result.logical_date.strftime("%Y-%m-%dT00:00:00"))
+        ]
+        assert store.get(key).data == fauna.file_bytes(exported["request_id"])
+    assert len(fauna.api_calls("POST", "/api/v1/logs")) == 2, "one request per run"
+    assert store.open_uploads() == []
+
+
+def test_region_group_export_with_a_blocking_wait_and_a_custom_key(
+    airflow_db: None, fauna: Any, s3_bucket: str
+) -> None:
+    store = S3Store(s3_bucket)
+
+    result = run_dag("transfer_s3_region_group_blocking", NOV_2).assert_success()
+
+    (exported,) = fauna.log_requests
+    assert exported["region_group"] == "us-std" and not exported.get("database")
+    key = f"custom/transfer_s3_region_group_blocking/us-std/{exported['request_id']}/2026-11-01T00:00:00+00:00.ndjson.gz"
+    assert result.task("to_s3").return_value == store.uri(key)
+    assert store.get(key).data == fauna.file_bytes(exported["request_id"])
+
+
+# --------------------------------------------------------------------------------- replace
+@pytest.mark.parametrize("kind", ["s3", "gcs"])
+def test_rerun_is_refused_before_downloading_unless_replace(
+    airflow_db: None, fauna: Any, kind: str, request: pytest.FixtureRequest
+) -> None:
+    store = store_for(kind, request)
+    key = day_key("us-std/ECommerce", NOV_2)
+    run_dag(f"transfer_{kind}_one_task", NOV_2).assert_success()
+    first = store.get(key).data
+    downloads_before = len(fauna.download_calls())
+
+    again = run_dag(f"transfer_{kind}_one_task", NOV_2)
+
+    assert again.state == "failed"
+    assert again.task(f"to_{kind}").state == "failed"
+    log = again.task(f"to_{kind}").log
+    assert f"{store.uri(key)} already exists" in log and "replace=True" in log
+    assert len(fauna.download_calls()) == downloads_before, "nothing downloaded"
+    assert store.get(key).data == first
+
+    run_dag(f"transfer_{kind}_one_task_replace", NOV_2).assert_success()
+    assert store.get(key).data == first, "replace=True lands the same bytes again"
+    assert len(fauna.download_calls()) == downloads_before + 1
+    assert store.open_uploads() == []
+
+
+# --------------------------------------------------------------------------------- faults
+def test_corrupt_download_fails_the_try_and_the_retry_lands_the_file(
+    airflow_db: None, fauna: Any, s3_bucket: str
+) -> None:
+    store = S3Store(s3_bucket)
+    fauna.faults = FaultConfig(download_corrupt=True, download_fault_count=1)
+
+    result = run_dag("transfer_s3_retried", NOV_2).assert_success()
+
+    task = result.task("to_s3")
+    assert task.try_number == 2
+    assert "Nothing was stored" in task.log
+    (exported,) = fauna.log_requests
+    assert store.get(day_key("us-std/ECommerce", NOV_2)).data == fauna.file_bytes(exported["request_id"])
+    assert store.open_uploads() == []
+    assert_no_secret_leaked(result, fauna)
+
+
+def test_url_expiring_mid_copy_in_a_dag_run_leaks_no_signature(
+    airflow_db: None, fauna: Any, gcs_bucket: str
+) -> None:
+    store = GCSStore(gcs_bucket)
+    fauna.faults = FaultConfig(download_expire_mid_stream=True)
+
+    result = run_dag("transfer_gcs_three_tasks", NOV_2).assert_success()
+
+    request_id = str(result.task("request_logs").return_value)
+    assert store.get(day_key("us-std/ECommerce", NOV_2)).data == fauna.file_bytes(request_id)
+    assert [c.status for c in fauna.download_calls()] == [200, 403, 206]
+    assert "asking for a new one" in result.task("to_gcs").log
+    assert_no_secret_leaked(result, fauna)
+
+
+# --------------------------------------------------------------------------------- no logs
+@pytest.mark.parametrize(
+    ("policy", "task_state"), [("skip", "skipped"), ("succeed", "success"), ("fail", "failed")]
+)
+def test_no_logs_follows_on_no_logs_and_writes_nothing(
+    airflow_db: None, fauna: Any, s3_bucket: str, policy: str, task_state: str
+) -> None:
+    store = S3Store(s3_bucket)
+    fauna.set_outcome("us-std/ECommerce", "DoesNotExist")
+
+    result = run_dag(f"transfer_s3_no_logs_{policy}", NOV_2)
+
+    task = result.task("to_s3")
+    assert task.state == task_state
+    assert task.return_value is None
+    if policy == "succeed":
+        assert "nothing was written to s3://" in task.log
+    assert store.keys() == []
+    assert fauna.download_calls() == []

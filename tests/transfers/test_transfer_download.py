@@ -1,0 +1,139 @@
+"""The pieces of the streaming reader that need no server: the gzip check, progress, URL expiry, the session."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_provider_fauna.log_requests import LogRequest
+from airflow_provider_fauna.transfers.download import (
+    FaunaVerificationError,
+    GzipCheck,
+    MiB,
+    Progress,
+    _file_session,
+    url_expires_soon,
+)
+
+
+def feed(check: GzipCheck, data: bytes, step: int = 4096) -> None:
+    for i in range(0, len(data), step):
+        check.update(data[i : i + step])
+
+
+def test_gzip_check_accepts_a_whole_file_and_concatenated_members() -> None:
+    one = gzip.compress(b'{"a":1}\n' * 50_000)
+    two = gzip.compress(b'{"b":2}\n' * 10)
+    check = GzipCheck()
+    feed(check, one + two)
+    check.finish()
+    assert check.uncompressed == 8 * 50_010
+
+
+def test_gzip_check_refuses_a_truncated_file() -> None:
+    data = gzip.compress(os.urandom(200_000))
+    check = GzipCheck()
+    feed(check, data[: len(data) - 5])
+    with pytest.raises(FaunaVerificationError, match="truncated"):
+        check.finish()
+
+
+def test_gzip_check_refuses_flipped_bytes() -> None:
+    data = bytearray(gzip.compress(b"x" * 100 + os.urandom(100_000)))
+    data[len(data) // 2] ^= 0xFF
+    data[-6] ^= 0xFF  # the CRC, in case the flip above still decodes
+    check = GzipCheck()
+    with pytest.raises(FaunaVerificationError, match="not a valid gzip"):
+        feed(check, bytes(data))
+        check.finish()
+
+
+def test_gzip_check_bounds_the_output_it_produces_at_once() -> None:
+    data = gzip.compress(b"\0" * (64 * MiB))
+    assert len(data) < MiB
+    check = GzipCheck(window=256 * 1024)
+    check.update(data)  # one call, 64 MiB of output: produced 256 KiB at a time
+    check.finish()
+    assert check.uncompressed == 64 * MiB
+
+
+def test_gzip_check_refuses_an_empty_body() -> None:
+    with pytest.raises(FaunaVerificationError):
+        GzipCheck().finish()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.lines.append(msg % args)
+
+    def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.lines.append(msg % args)
+
+
+def test_progress_logs_each_tenth_of_a_known_size_not_each_chunk() -> None:
+    log, now = Recorder(), [0.0]
+    progress = Progress(log, "Copying", clock=lambda: now[0])
+    progress.total = 100 * MiB
+    for _ in range(400):  # 400 chunks of 256 KiB in 4 s
+        now[0] += 0.01
+        progress.advance(256 * 1024)
+    assert len(log.lines) == 10
+    assert log.lines[-1].startswith("Copying: 100.0 MiB of 100.0 MiB (100%)")
+    assert "MiB/s" in log.lines[0]
+
+
+def test_progress_logs_every_ten_seconds_when_the_size_is_unknown() -> None:
+    log, now = Recorder(), [0.0]
+    progress = Progress(log, "Copying", clock=lambda: now[0])
+    for _ in range(100):  # 100 s
+        now[0] += 1.0
+        progress.advance(MiB)
+    assert len(log.lines) == 10
+    assert "%" not in log.lines[0]
+
+
+def expiring(seconds_from_now: float | None, text: str | None = None) -> LogRequest:
+    when = None
+    if seconds_from_now is not None:
+        when = (datetime.now(timezone.utc) + timedelta(seconds=seconds_from_now)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+    return LogRequest.from_api(
+        {"request_id": "1", "state": "Complete", "presigned_url_expiration_time": text or when}
+    )
+
+
+def test_url_expiry_is_read_from_the_request_with_a_margin() -> None:
+    assert url_expires_soon(expiring(-5))
+    assert url_expires_soon(expiring(30))  # within the 60 s margin: renew before starting
+    assert not url_expires_soon(expiring(3600))
+    assert not url_expires_soon(expiring(None)), "unknown expiry: the server's 403 will tell"
+    assert not url_expires_soon(expiring(None, "next tuesday")), "unreadable expiry: same"
+
+
+def test_file_session_sends_no_credentials_not_even_from_netrc(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine files.example.com login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    session = _file_session()
+    url = "https://files.example.com/f.gz?X-Sig=abc"
+
+    from_netrc = session.prepare_request(requests.Request("GET", url))
+    explicit = session.prepare_request(requests.Request("GET", url, headers={"Authorization": "Bearer k"}))
+
+    assert "Authorization" not in from_netrc.headers
+    assert "Authorization" not in explicit.headers
+    assert from_netrc.headers["Accept-Encoding"] == "identity", "the gzip bytes, never decoded"
+    control = requests.Session().prepare_request(requests.Request("GET", url))
+    assert "Authorization" in control.headers, "a plain session would have sent the .netrc login"
