@@ -5,7 +5,7 @@
 #
 # Why in the Airflow 3 test venv: autodoc imports the provider, and the provider imports Airflow,
 # so the docs need the same environment the tests use. requirements/docs.txt only adds Sphinx and
-# the theme on top of requirements/airflow3.txt (its own stamp makes a second run a no-op).
+# the theme on top of requirements/airflow3.txt (a stamp makes a second run a no-op).
 # Why a fresh environment (-E) every time: Sphinx only re-reads changed files, and only re-reading
 # everything makes it repeat every warning, which -W needs to fail.
 #
@@ -22,9 +22,17 @@ if [ -z "$venv" ]; then
 fi
 out="${DOCS_OUT:-docs/_build/html}"
 
+# The stamp covers the venv's own pins stamp too: scripts/venv.sh syncs the venv to its pins,
+# which removes Sphinx, whenever those change. The import check catches any other removal.
 stamp="$venv/.docs-stamp"
-wanted="$(cat requirements/docs.txt "$0" | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
+wanted="$(
+    {
+        cat requirements/docs.txt "$0"
+        cat "$venv/.pins-stamp" 2>/dev/null || true
+    } | sha256sum | cut -d' ' -f1
+)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ] ||
+    ! "$venv/bin/python" -c 'import sphinx, furo' 2>/dev/null; then
     echo ">> installing requirements/docs.txt into $venv"
     "$(scripts/uv.sh)" pip install --quiet --python "$venv/bin/python" -r requirements/docs.txt
     echo "$wanted" >"$stamp"
