@@ -18,6 +18,11 @@ pins="${2:?usage: scripts/venv.sh VENV_DIR PIN_FILE}"
 python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 stamp="$venv/.pins-stamp"
 
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "error: $python is not Python 3.11 or newer (the pinned Amazon provider needs 3.11);" \
+        "install python3.11 or run with PYTHON=/path/to/python3.11" >&2
+    exit 1
+fi
 if [ ! -f "$pins" ]; then
     echo "error: pin file $pins does not exist (run \`make pins\`)" >&2
     exit 1
@@ -48,6 +53,10 @@ if [ ! -d "$venv" ]; then
 fi
 echo ">> installing $pins and -e .[amazon,google] into $venv"
 rm -f "$stamp"
-"$uv_bin" pip install --quiet --python "$venv/bin/python" -r "$pins" -e ".[amazon,google]"
+# sync, not install: a package dropped from the pins must leave the venv too, or tests could pass
+# here on an import that a fresh machine no longer has. The project itself is installed after it,
+# with its dependencies, so a dependency added to pyproject.toml before `make pins` still installs.
+"$uv_bin" pip sync --quiet --python "$venv/bin/python" "$pins"
+"$uv_bin" pip install --quiet --python "$venv/bin/python" -e ".[amazon,google]"
 echo "$wanted" >"$stamp"
 echo ">> $venv ready in $((SECONDS - start)) s"
