@@ -90,7 +90,12 @@ def test_providers_manager_registers_hook_and_field_behaviour() -> None:
     manager = ProvidersManager()
     provider = manager.providers[DISTRIBUTION]
     assert provider.version == airflow_provider_fauna.__version__
-    hook = manager.hooks["fauna"]
+    try:  # Airflow 3: tasks resolve hooks through the Task SDK's own manager
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+        hook = ProvidersManagerTaskRuntime().hooks["fauna"]
+    except ImportError:  # Airflow 2
+        hook = manager.hooks["fauna"]
     assert hook is not None, "Airflow could not import the hook (see the log for the import error)"
     assert hook.hook_class_name == HOOK_CLASS
     assert hook.connection_id_attribute_name == "fauna_conn_id"

@@ -3,6 +3,19 @@
 Import from here (``from harness import run_dag, FAUNA_TEST_KEY``); ``tests/`` is on ``sys.path``
 (pytest's ``pythonpath`` setting, and ``PYTHONPATH`` for CLI subprocesses).
 
+A DAG-level test, for example::
+
+    from harness import run_backfill, run_dag
+
+    @pytest.mark.dagrun
+    def test_export(airflow_db, fauna_connection, s3_server):
+        result = run_dag("my_test_dag", datetime(2026, 11, 2, tzinfo=timezone.utc)).assert_success()
+        assert result.task("export").return_value == ...
+        assert FAUNA_TEST_KEY not in result.log  # raw task logs of every task instance
+
+The DAG lives in ``tests/dags`` (the session's ``DAGS_FOLDER``); ``daily_dag_args()`` gives it the
+daily data-interval timetable. See :mod:`harness.dagrun` and :mod:`harness.logcapture`.
+
 No module of this package imports Airflow at import time: ``tests/conftest.py`` imports it before
 the session's ``AIRFLOW_HOME`` and settings are in place, and Airflow reads them on first import.
 """
