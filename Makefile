@@ -6,6 +6,7 @@
 #   make lint      ruff check, ruff format --check and mypy (Airflow 3 venv)
 #   make test-af3  pytest on Airflow 3     (PYTEST_ARGS="-k smoke -x" to narrow it down)
 #   make test-af2  pytest on Airflow 2.11
+#   make docs      build the Sphinx site strictly (-W -n) into docs/_build/html
 #   make demo      the real pipeline locally: emulator + local S3, the example DAG for three days
 #   make venv      create or refresh .venv-af3 and .venv-af2 (a no-op when the pins did not change)
 #   make pins      recompile requirements/*.txt from requirements/*.in and pyproject.toml
@@ -26,7 +27,7 @@ PINS_AF2 := requirements/airflow2.txt
 PYTEST_ARGS ?=
 PYTEST := -m pytest -ra --durations=10 $(PYTEST_ARGS)
 
-.PHONY: test demo lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
+.PHONY: test demo docs lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
 
 # Run every step even when an earlier one fails, so one CI run reports everything; then fail if
 # any step failed.
@@ -35,8 +36,12 @@ test:
 	$(MAKE) --no-print-directory lint || failed+=(lint); \
 	$(MAKE) --no-print-directory test-af3 || failed+=(test-af3); \
 	$(MAKE) --no-print-directory test-af2 || failed+=(test-af2); \
+	$(MAKE) --no-print-directory docs || failed+=(docs); \
 	if [ $${#failed[@]} -ne 0 ]; then echo ">> make test: FAILED: $${failed[*]}"; exit 1; fi; \
-	echo ">> make test: lint, Airflow 3 and Airflow 2.11 all passed"
+	echo ">> make test: lint, Airflow 3, Airflow 2.11 and the strict docs build all passed"
+
+docs:
+	@scripts/build-docs.sh
 
 demo: venv-af3
 	@$(VENV_AF3)/bin/python scripts/demo.py

@@ -159,7 +159,7 @@ def validate_request_id(request_id: Any) -> str:
             "request_id is empty: pass the id returned by FaunaLogsRequestOperator "
             "(for example request_task.output)."
         )
-    if not re.match(r"^[A-Za-z0-9_\-.]+$", text):
+    if not re.match(r"^[A-Za-z0-9_\-.]+$", text) or not re.search(r"[A-Za-z0-9]", text):
         raise FaunaValidationError(
             f"request_id={text!r} is malformed: ids hold only letters, digits, '.', '_' and '-'."
         )

@@ -146,9 +146,10 @@ class FaunaLogsRequestOperator(BaseOperator):
 
     def execute(self, context: Context) -> str:
         """Submit (or find again) the export; wait for it if asked to."""
-        spec = self.build_spec(context)
         hook = self.hook
         try:
+            # Bad input and a rejected key stay bad on every retry: fail without spending them.
+            spec = self.build_spec(context)
             request = submit_reusing(hook, spec, context, self.log)
         except FAIL_FAST_ERRORS as err:
             raise AirflowFailException(str(err)) from err

@@ -109,5 +109,8 @@ class FaunaLogsSensor(BaseSensorOperator):
         try:
             request = read_trigger_event(event)
         except WaitTimeout as err:
-            raise AirflowSensorTimeout(f"{err} (sensor timeout {self.timeout:g} s)") from err
+            raise AirflowSensorTimeout(
+                f"{err} (the deadline was the sensor's timeout of {self.timeout:g} s or the task's "
+                "execution_timeout, whichever came first)"
+            ) from err
         return settle(request, self.on_no_logs)

@@ -78,3 +78,18 @@ def test_templated_scope_is_checked_at_run_time_not_parse_time():
 def test_sensor_refuses_unknown_policy():
     with pytest.raises(FaunaValidationError, match="on_no_logs"):
         FaunaLogsSensor(task_id="s", request_id="1", on_no_logs="maybe")
+
+
+@pytest.mark.parametrize("bad", ["", "  ", "None", "..", ".", "12/34", "1?x=2", None, True, 1.5])
+def test_request_ids_that_could_not_be_a_path_segment_are_refused(bad):
+    from airflow_provider_fauna.log_requests import validate_request_id
+
+    with pytest.raises(FaunaValidationError, match="request_id"):
+        validate_request_id(bad)
+
+
+def test_request_ids_as_the_api_gives_them_pass():
+    from airflow_provider_fauna.log_requests import validate_request_id
+
+    assert validate_request_id(123456) == "123456"
+    assert validate_request_id(" 524533559245 ") == "524533559245"
