@@ -296,3 +296,47 @@ def test_no_authorization_header_ever_reaches_the_file_url(
     assert len(calls) == 3
     assert not any(c.had_authorization for c in calls)
     assert all(c.had_authorization for c in fauna.api_calls()), "while every API call carries the key"
+
+
+def test_s3_encryption_and_acl_are_applied_as_s3hook_does(
+    fauna: Any, s3_bucket: str, task_context: dict[str, Any]
+) -> None:
+    store = S3Store(s3_bucket)
+    request = complete_request()
+
+    run(store, task_context, request.request_id, encrypt=True, acl_policy="bucket-owner-full-control")
+
+    head = store.client.head_object(Bucket=s3_bucket, Key=DEFAULT_KEY)
+    assert head["ServerSideEncryption"] == "AES256"
+    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
+    grants = store.client.get_object_acl(Bucket=s3_bucket, Key=DEFAULT_KEY)["Grants"]
+    assert any(g["Permission"] == "FULL_CONTROL" for g in grants)
+
+
+class S3MisreportingParts(FaunaLogsToS3Operator):
+    """Remembers a wrong MD5 for each part, so S3's ETag of the completed object disagrees."""
+
+    def _send_part(self, *args: Any) -> Any:
+        part = super()._send_part(*args)
+        return type(part)(part.entry, b"\0" * 16, part.sha256)
+
+
+class GCSMiscounting(FaunaLogsToGCSOperator):
+    """Compares the stored CRC32C with the checksum of other bytes, so the object disagrees."""
+
+    def _confirm(self, client: Any, destination: Any, download: Any, metadata: Any, crc: Any) -> None:
+        import google_crc32c
+
+        super()._confirm(client, destination, download, metadata, google_crc32c.Checksum(b"other bytes"))
+
+
+def test_object_the_store_reports_differently_is_deleted(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    request = complete_request()
+    tampering = S3MisreportingParts if isinstance(store, S3Store) else GCSMiscounting
+
+    with pytest.raises(FaunaVerificationError, match="It was deleted"):
+        run(store, task_context, request.request_id, operator_class=tampering)
+
+    assert_nothing_left(store)
