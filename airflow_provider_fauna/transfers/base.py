@@ -385,7 +385,10 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
         """Resume after the trigger fired; the event's copy of the URL is redacted, so read it again."""
-        self.check_destination()
+        try:
+            self.check_destination()
+        except FaunaValidationError as err:
+            raise AirflowFailException(str(err)) from err
         return self.transfer(context, read_trigger_event(event))
 
     # ------------------------------------------------------------------ copying
@@ -393,7 +396,10 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         """Settle the finished request and copy its file; return the destination URI (``None``: no logs)."""
         context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
         settle(request, self.on_no_logs)
-        destination = Destination(self.scheme, self.bucket(), self._key(request))
+        try:
+            destination = Destination(self.scheme, self.bucket(), self._key(request))
+        except FaunaValidationError as err:  # the same key would be refused on every retry
+            raise AirflowFailException(str(err)) from err
         if request.state == LogRequestState.DOES_NOT_EXIST:
             self.log.info(
                 "%s has no logs; on_no_logs='succeed': nothing was written to %s.",

@@ -160,3 +160,10 @@ def test_standalone_form_builds_the_request_of_the_data_interval() -> None:
         "time_start": "2026-11-20T00:00:00Z",
         "time_end": "2026-11-21T00:00:00Z",
     }
+
+
+def test_a_key_that_cannot_be_filled_fails_the_task_without_retries(task_context: dict[str, Any]) -> None:
+    undated = LogRequest.from_api({"request_id": "1", "state": "Complete", "region_group": "us-std"})
+
+    with pytest.raises(AirflowFailException, match="does not report its interval"):
+        s3().transfer(task_context, undated)  # type: ignore[arg-type]
