@@ -21,7 +21,7 @@ from airflow_provider_fauna.exceptions import (
     FaunaValidationError,
 )
 from airflow_provider_fauna.log_requests import LogRequest
-from airflow_provider_fauna.triggers.logs import TRANSIENT_ERRORS
+from airflow_provider_fauna.triggers.logs import TRANSIENT_ERRORS, FaunaLogsTrigger
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -93,6 +93,43 @@ def poll_until_terminal(
         if left is not None and left <= 0:
             raise WaitTimeout(f"Fauna log request {request_id} did not finish before the deadline.")
         time.sleep(poll_interval if left is None else max(0.0, min(poll_interval, left)))
+
+
+def wait_or_defer(
+    task: Any,
+    context: Any,
+    hook: FaunaAccountHook,
+    request_id: str,
+    *,
+    current: LogRequest | None,
+    poll_interval: float,
+    timeout: float | None,
+) -> LogRequest:
+    """The terminal request: ``current`` if it already is, else wait for it.
+
+    With ``task.deferrable`` the task defers to :class:`FaunaLogsTrigger` and resumes in its
+    ``execute_complete`` (this function then does not return); otherwise it polls in place.
+    Either way the deadline is the earlier of ``timeout`` and the task's ``execution_timeout``.
+    """
+    if current is not None and current.is_terminal:
+        return current
+    deadline = wait_deadline(context, timeout, task.execution_timeout)
+    if task.deferrable:
+        task.defer(
+            trigger=FaunaLogsTrigger(
+                request_id=request_id,
+                fauna_conn_id=hook.fauna_conn_id,
+                end_time=deadline,
+                poll_interval=poll_interval,
+            ),
+            method_name="execute_complete",
+        )
+    try:
+        return poll_until_terminal(
+            hook, request_id, poll_interval=poll_interval, deadline=deadline, log=task.log
+        )
+    except FAIL_FAST_ERRORS as err:
+        raise AirflowFailException(str(err)) from err
 
 
 def read_trigger_event(event: dict[str, Any] | None) -> LogRequest:

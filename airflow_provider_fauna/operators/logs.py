@@ -23,13 +23,11 @@ from airflow_provider_fauna.log_requests import (
     validate_region_group,
 )
 from airflow_provider_fauna.outcomes import describe, settle, validate_on_no_logs
-from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
 from airflow_provider_fauna.waiting import (
     FAIL_FAST_ERRORS,
     TaskLogger,
-    poll_until_terminal,
     read_trigger_event,
-    wait_deadline,
+    wait_or_defer,
 )
 
 if TYPE_CHECKING:
@@ -155,31 +153,17 @@ class FaunaLogsRequestOperator(BaseOperator):
             raise AirflowFailException(str(err)) from err
         context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
         context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(hook.base_url, request))
-        if not self.wait_for_completion or request.is_terminal:
-            if self.wait_for_completion:
-                settle(request, self.on_no_logs)
+        if not self.wait_for_completion:
             return request.request_id
-        deadline = wait_deadline(context, self.timeout, self.execution_timeout)
-        if self.deferrable:
-            self.defer(
-                trigger=FaunaLogsTrigger(
-                    request_id=request.request_id,
-                    fauna_conn_id=self.fauna_conn_id,
-                    end_time=deadline,
-                    poll_interval=self.poll_interval,
-                ),
-                method_name="execute_complete",
-            )
-        try:
-            final = poll_until_terminal(
-                self.hook,
-                request.request_id,
-                poll_interval=self.poll_interval,
-                deadline=deadline,
-                log=self.log,
-            )
-        except FAIL_FAST_ERRORS as err:
-            raise AirflowFailException(str(err)) from err
+        final = wait_or_defer(
+            self,
+            context,
+            hook,
+            request.request_id,
+            current=request,
+            poll_interval=self.poll_interval,
+            timeout=self.timeout,
+        )
         return self._finish(context, final)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:

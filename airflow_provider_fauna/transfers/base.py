@@ -54,13 +54,11 @@ from airflow_provider_fauna.transfers.download import (
     DownloadStats,
     LogFileDownload,
 )
-from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
 from airflow_provider_fauna.utils.redact import REDACTED
 from airflow_provider_fauna.waiting import (
     FAIL_FAST_ERRORS,
-    poll_until_terminal,
     read_trigger_event,
-    wait_deadline,
+    wait_or_defer,
 )
 
 if TYPE_CHECKING:
@@ -359,28 +357,15 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         except FAIL_FAST_ERRORS as err:
             raise AirflowFailException(str(err)) from err
         context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(hook.base_url, request))
-        if not request.is_terminal:
-            deadline = wait_deadline(context, self.timeout, self.execution_timeout)
-            if self.deferrable:
-                self.defer(
-                    trigger=FaunaLogsTrigger(
-                        request_id=request.request_id,
-                        fauna_conn_id=self.fauna_conn_id,
-                        end_time=deadline,
-                        poll_interval=self.poll_interval,
-                    ),
-                    method_name="execute_complete",
-                )
-            try:
-                request = poll_until_terminal(
-                    hook,
-                    request.request_id,
-                    poll_interval=self.poll_interval,
-                    deadline=deadline,
-                    log=self.log,
-                )
-            except FAIL_FAST_ERRORS as err:
-                raise AirflowFailException(str(err)) from err
+        request = wait_or_defer(
+            self,
+            context,
+            hook,
+            request.request_id,
+            current=request,
+            poll_interval=self.poll_interval,
+            timeout=self.timeout,
+        )
         return self.transfer(context, request)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:

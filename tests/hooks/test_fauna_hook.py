@@ -315,5 +315,5 @@ class TestConnection:
         assert FaunaAccountHook(fauna_conn_id="fauna_public").base_url == "https://account.fauna.com"
 
     def test_empty_host_is_the_public_service(self, monkeypatch):
-        monkeypatch.setenv("AIRFLOW_CONN_FAUNA_PUBLIC", json.dumps({"conn_type": "fauna", "password": "k"}))
+        monkeypatch.setenv("AIRFLOW_CONN_FAUNA_PUBLIC", json.dumps({"conn_type": "fauna", "password": "fnacapi_public_placeholder"}))
         assert FaunaAccountHook(fauna_conn_id="fauna_public").base_url == "https://account.fauna.com"
