@@ -392,7 +392,17 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 destination.uri,
             )
             return None
-        if not self.replace and self.exists(destination):
+        existing = None if self.replace else self.stored_metadata(destination)
+        if existing is not None and existing.get("fauna-request-id") == request.request_id:
+            # Only a verified, complete copy is ever stored, so this is the same export landed by
+            # an earlier try (a worker that died after the upload): succeed without copying again.
+            self.log.info(
+                "%s already holds the file of %s, stored by an earlier try: nothing to copy.",
+                destination.uri,
+                describe(request),
+            )
+            return destination.uri
+        if existing is not None:
             raise AirflowFailException(
                 f"{destination.uri} already exists and replace=False, so nothing was downloaded. "
                 f"Pass replace=True to overwrite it, or choose another {self.key_field}."
@@ -450,8 +460,8 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             "url_refreshes": stats.url_refreshes,
         }
 
-    def exists(self, destination: Destination) -> bool:
-        """Whether an object is already stored at ``destination``."""
+    def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
+        """The user metadata of the object at ``destination``, or ``None`` when there is none."""
         raise NotImplementedError
 
     def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:

@@ -160,10 +160,12 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
         return module.GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
 
     # ------------------------------------------------------------------ GCS
-    def exists(self, destination: Destination) -> bool:
-        """Whether the object exists (a missing bucket reads as a missing object; the upload then says so)."""
+    def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
+        """The object's metadata, or ``None`` if absent (a missing bucket reads as a missing
+        object; the upload then says so)."""
         client = self.gcs_hook.get_conn()
-        return bool(client.bucket(destination.bucket).blob(destination.key).exists())
+        blob = client.bucket(destination.bucket).get_blob(destination.key)
+        return None if blob is None else dict(blob.metadata or {})
 
     def open_writer(self, blob: Any, **kwargs: Any) -> Any:
         """The resumable upload's writer (``Blob.open("wb")``); a seam for tests that break an upload."""

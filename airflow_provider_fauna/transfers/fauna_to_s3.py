@@ -205,9 +205,10 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         return module.S3Hook(aws_conn_id=self.aws_conn_id)
 
     # ------------------------------------------------------------------ S3
-    def exists(self, destination: Destination) -> bool:
+    def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
         """``head_object``: 404 means free; 403 and others are raised as they are."""
-        return self.s3_hook.head_object(destination.key, destination.bucket) is not None
+        head = self.s3_hook.head_object(destination.key, destination.bucket)
+        return None if head is None else dict(head.get("Metadata") or {})
 
     def upload_args(self, hook: S3Hook, metadata: dict[str, str]) -> dict[str, Any]:
         """The object's settings: the hook's ``extra_args``, then content type, metadata, SSE, ACL."""

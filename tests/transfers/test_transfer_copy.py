@@ -284,6 +284,20 @@ def test_existing_object_is_refused_before_downloading_unless_replace(
     assert store.open_uploads() == []
 
 
+def test_a_retry_after_the_upload_landed_succeeds_without_copying_again(
+    fauna: Any, store: Store, task_context: dict[str, Any]
+) -> None:
+    """The worker died after the upload: the retry finds its own export and does not fail."""
+    request = complete_request()
+    uri = run(store, task_context, request.request_id)
+    landed = store.get(DEFAULT_KEY).data
+    copies = len(downloads(fauna))
+
+    assert run(store, task_context, request.request_id) == uri
+    assert len(downloads(fauna)) == copies, "nothing downloaded again"
+    assert store.get(DEFAULT_KEY).data == landed == fauna.file_bytes(request.request_id)
+
+
 def test_no_authorization_header_ever_reaches_the_file_url(
     fauna: Any, store: Store, task_context: dict[str, Any]
 ) -> None:
