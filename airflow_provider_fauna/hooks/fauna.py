@@ -1,6 +1,6 @@
 """The Fauna Account API over an Airflow connection.
 
-One code path shapes every call (:meth:`FaunaAccountHook._prepare`) and reads every answer
+One code path shapes every call (:class:`ApiCall` and ``FaunaAccountHook._headers``) and reads every answer
 (:func:`_read_answer`); the sync methods send with ``requests`` and the async ones (for
 triggers) with ``aiohttp``, both under the same :class:`RetryPolicy`. The account key only
 ever travels in the ``Authorization`` header to the configured host: redirects are never
@@ -20,6 +20,7 @@ import platform
 import re
 import threading
 import time
+import uuid
 import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -76,6 +77,8 @@ class ApiCall:
     json: Any | None = None
     #: Statuses that count as success although they carry no JSON body (``DELETE`` answers 204).
     empty_ok: bool = False
+    #: A 404 on a retry means the first attempt did the work (a ``DELETE`` whose answer was lost).
+    gone_ok_on_retry: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,28 @@ async def _loop_session() -> aiohttp.ClientSession:
 
 def _logs_call(method: str, path: str, body: Any | None = None, **params: str) -> ApiCall:
     return ApiCall(method, path, {"type": "query", **params}, body)
+
+
+def _spec(
+    time_start: datetime | str,
+    time_end: datetime | str,
+    database: str | None,
+    region_group: str | None,
+    idempotency_token: str | None,
+) -> LogRequestSpec:
+    """The validated spec behind :meth:`FaunaAccountHook.request_logs` and its async twin."""
+    return LogRequestSpec.build(
+        time_start=time_start,
+        time_end=time_end,
+        database=database,
+        region_group=region_group,
+        idempotency_token=idempotency_token,
+    )
+
+
+def _done_before(call: ApiCall, error: FaunaApiError, attempt: int) -> bool:
+    """Whether ``error`` on a retry only says that an earlier attempt already did the work."""
+    return call.gone_ok_on_retry and attempt > 1 and isinstance(error, FaunaNotFoundError)
 
 
 def _read_answer(call: ApiCall, status: int, headers: dict[str, str], text: str) -> Any:
@@ -379,6 +404,8 @@ class FaunaAccountHook(BaseHook):
                 self.log.debug("%s %s -> %s", call.method, call.path, response.status_code)
                 return _read_answer(call, response.status_code, dict(response.headers), response.text)
             except FaunaApiError as err:
+                if _done_before(call, err, attempt):
+                    return None
                 delay = self._next_delay(call, settings.policy, attempt, err)
                 if delay is None:
                     raise
@@ -410,10 +437,12 @@ class FaunaAccountHook(BaseHook):
                     self.log.debug("%s %s -> %s", call.method, call.path, response.status)
                     return _read_answer(call, response.status, dict(response.headers), text)
             except FaunaApiError as err:
+                if _done_before(call, err, attempt):
+                    return None
                 delay = self._next_delay(call, settings.policy, attempt, err)
                 if delay is None:
                     raise
-            except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            except (TimeoutError, aiohttp.ClientError) as err:
                 delay = self._next_delay(call, settings.policy, attempt, err)
                 if delay is None:
                     raise self._connection_error(call, settings, err) from None
@@ -480,16 +509,13 @@ class FaunaAccountHook(BaseHook):
 
         Everything is validated before the call (see :class:`LogRequestSpec`). The same
         ``idempotency_token`` within 24 hours resolves to the same request, so a retried
-        task that derives its token deterministically never exports twice.
+        task that derives its token deterministically never exports twice. Without a token,
+        a random one is made for this call, so that the hook's own retries of a submission
+        whose answer was lost (a dropped connection) cannot start a second export.
         """
-        spec = LogRequestSpec.build(
-            time_start=time_start,
-            time_end=time_end,
-            database=database,
-            region_group=region_group,
-            idempotency_token=idempotency_token,
+        return self.submit(
+            _spec(time_start, time_end, database, region_group, idempotency_token or str(uuid.uuid4()))
         )
-        return self.submit(spec)
 
     def submit(self, spec: LogRequestSpec) -> LogRequest:
         """Submit an already validated :class:`LogRequestSpec`."""
@@ -497,7 +523,21 @@ class FaunaAccountHook(BaseHook):
         self.log.info("Fauna log request %s for %s is %s.", request.request_id, spec.scope, request.state)
         return request
 
-    async def arequest_logs(self, spec: LogRequestSpec) -> LogRequest:
+    async def arequest_logs(
+        self,
+        *,
+        time_start: datetime | str,
+        time_end: datetime | str,
+        database: str | None = None,
+        region_group: str | None = None,
+        idempotency_token: str | None = None,
+    ) -> LogRequest:
+        """Async twin of :meth:`request_logs`."""
+        return await self.asubmit(
+            _spec(time_start, time_end, database, region_group, idempotency_token or str(uuid.uuid4()))
+        )
+
+    async def asubmit(self, spec: LogRequestSpec) -> LogRequest:
         """Async twin of :meth:`submit`."""
         return LogRequest.from_api(await self._asend(self._submit_call(spec)))
 
@@ -566,7 +606,7 @@ class FaunaAccountHook(BaseHook):
             raise FaunaValidationError(
                 f"app_id={app_id!r} is not an OAuth app id: take it from list_oauth_apps()."
             )
-        self._send(ApiCall("DELETE", f"/api/v1/oauth/apps/{app_id}", empty_ok=True))
+        self._send(ApiCall("DELETE", f"/api/v1/oauth/apps/{app_id}", empty_ok=True, gone_ok_on_retry=True))
         self.log.info("Deleted Fauna OAuth app %s.", app_id)
 
     # ------------------------------------------------------------------ connection test

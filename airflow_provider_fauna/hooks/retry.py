@@ -38,7 +38,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Capped exponential backoff with full jitter, honouring ``Retry-After``.
+    """Capped exponential backoff with jitter (half to all of each delay), honouring ``Retry-After``.
 
     :param max_attempts: attempts in all, the first included (1 disables retries).
     :param backoff_base: seconds before the second attempt; doubled for each attempt after.

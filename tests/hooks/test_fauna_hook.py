@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timezone
 
 import pendulum
 import pytest
+import requests
 
 from airflow_provider_fauna.emulator import FaultConfig
 from airflow_provider_fauna.exceptions import (
@@ -49,6 +51,8 @@ class TestLogRequests:
         (call,) = api_calls(emulator, "POST")
         assert call.path == "/api/v1/logs"
         assert call.query["type"] == "query"
+        token = call.json.pop("idempotency_token")
+        assert str(uuid.UUID(token)) == token, "a token is always sent, random when none is given"
         assert call.json == {
             "database": "us-std/ECommerce",
             "time_start": "2026-11-01T00:00:00Z",
@@ -315,5 +319,46 @@ class TestConnection:
         assert FaunaAccountHook(fauna_conn_id="fauna_public").base_url == "https://account.fauna.com"
 
     def test_empty_host_is_the_public_service(self, monkeypatch):
-        monkeypatch.setenv("AIRFLOW_CONN_FAUNA_PUBLIC", json.dumps({"conn_type": "fauna", "password": "fnacapi_public_placeholder"}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_FAUNA_PUBLIC",
+            json.dumps({"conn_type": "fauna", "password": "fnacapi_public_placeholder"}),
+        )
         assert FaunaAccountHook(fauna_conn_id="fauna_public").base_url == "https://account.fauna.com"
+
+
+class TestRetriedWrites:
+    def test_a_lost_submit_answer_is_retried_under_the_same_token(self, hook, emulator):
+        # The emulator drops the connection after doing the work: the worst case for a POST.
+        emulator.faults = FaultConfig(drop_ratio=1.0, fault_paths=["/api/v1/logs"])
+        with pytest.raises(FaunaConnectionError):
+            hook.request_logs(database="us-std/ECommerce", **DAY)
+        posts = api_calls(emulator, "POST")
+        assert len(posts) == FAST.max_attempts
+        assert len({c.json["idempotency_token"] for c in posts}) == 1
+        assert len(emulator.log_requests) == 1, "retries of one submission made one export"
+
+    def test_a_delete_whose_answer_was_lost_counts_as_done(self, hook, emulator, monkeypatch):
+        # One narrow stand-in: the first attempt's answer is lost after the emulator deleted the
+        # app (the emulator's drops hit every attempt alike), the real retry then gets its 404.
+        app_id = next(iter(hook.list_oauth_apps()))["id"]
+        session = hook.get_conn()
+        real_request = session.request
+        attempts = []
+
+        def lose_first_answer(method, url, **kwargs):
+            response = real_request(method, url, **kwargs)
+            attempts.append(response.status_code)
+            if len(attempts) == 1:
+                raise requests.ConnectionError("connection reset by peer")
+            return response
+
+        monkeypatch.setattr(session, "request", lose_first_answer)
+        hook.delete_oauth_app(app_id)
+
+        assert attempts == [204, 404]
+        monkeypatch.setattr(session, "request", real_request)
+        assert app_id not in [a["id"] for a in hook.list_oauth_apps()]
+
+    def test_a_404_on_the_first_delete_is_still_an_error(self, hook):
+        with pytest.raises(FaunaNotFoundError):
+            hook.delete_oauth_app("no-such-app")
