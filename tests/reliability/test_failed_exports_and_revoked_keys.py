@@ -1,0 +1,154 @@
+"""An export that ends ``Failed``/``TimedOut``, and an account key revoked in the middle of a run.
+
+A failed export must fail the try with a message naming the request, its scope and its interval,
+and the retry of the task that *submits* must start a fresh request: the emulator pins the failed
+state on the next request of the scope only (``set_outcome(..., count=1)``), so the fresh one
+completes.
+
+A revoked key (401) must end the task at once, without spending its retries, and without the
+hook retrying the 401: one 401 per attempt, and nothing sent after it. The key is revoked at the
+emulator right before the call that is to meet it, by wrapping that hook method for the test
+(the wrapper only revokes; the provider's code runs unchanged).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from harness import FAUNA_TEST_KEY
+from reliability_support import DATABASE, Bucket, day_key, nov, statuses, submissions, xcom
+
+from airflow_provider_fauna.emulator import FaultConfig
+from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
+
+pytestmark = pytest.mark.dagrun
+
+SUBMITTERS = {
+    "request-and-wait": ("fauna_request_and_wait_in_one_task", "request_logs"),
+    "one-task-s3": ("reliability_one_task", "to_s3"),
+}
+
+
+# --------------------------------------------------------------------------------- failed exports
+@pytest.mark.parametrize("state", ["Failed", "TimedOut"])
+@pytest.mark.parametrize("form", list(SUBMITTERS))
+def test_a_failed_export_fails_the_try_naming_it_and_the_retry_exports_afresh(
+    fauna: Any, bucket: str, dagruns: Any, form: str, state: str
+) -> None:
+    dag_id, task_id = SUBMITTERS[form]
+    fauna.set_outcome(DATABASE, state, count=1)
+
+    run = dagruns.one(dag_id, nov(8)).assert_success()
+
+    task = run.task(task_id)
+    assert task.try_number == 2
+    failed, fresh = fauna.log_requests
+    assert (failed["state"], fresh["state"]) == (state, "Complete")
+    assert failed["request_id"] != fresh["request_id"]
+    interval = "[2026-11-07T00:00:00Z, 2026-11-08T00:00:00Z)"
+    assert f"Fauna log request {failed['request_id']} for {DATABASE} {interval} ended {state}" in task.log
+    # Try 1 submits generation 0; try 2 finds generation 0 failed and submits generation 1.
+    first, again, afresh = (p.json["idempotency_token"] for p in submissions(fauna))
+    assert first == again != afresh
+    if task_id == "to_s3":
+        store = Bucket(bucket)
+        key = day_key(run.logical_date)
+        assert store.state().objects == [key] and store.state().uploads == []
+        assert store.read(key) == fauna.file_bytes(fresh["request_id"])
+        assert xcom(run, task_id, "bucket_at_start") == {"try": 2, "objects": [], "uploads": []}
+    else:
+        assert str(task.return_value) == fresh["request_id"]
+
+
+# --------------------------------------------------------------------------------- revoked key
+def revoke_before(monkeypatch: pytest.MonkeyPatch, fauna: Any, method: str) -> list[str]:
+    """Revoke the key at the emulator right before the first call of ``FaunaAccountHook.<method>``."""
+    original = getattr(FaunaAccountHook, method)
+    revoked: list[str] = []
+
+    def revoke() -> None:
+        if not revoked:
+            fauna.revoke_key(FAUNA_TEST_KEY)
+            revoked.append(method)
+
+    if method.startswith("a"):
+
+        async def wrapper(self: FaunaAccountHook, *args: Any, **kwargs: Any) -> Any:
+            revoke()
+            return await original(self, *args, **kwargs)
+
+    else:
+
+        def wrapper(self: FaunaAccountHook, *args: Any, **kwargs: Any) -> Any:
+            revoke()
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FaunaAccountHook, method, wrapper)
+    return revoked
+
+
+def assert_one_401_then_silence(fauna: Any, path: str) -> None:
+    calls = fauna.calls
+    refused = [c for c in calls if c.status == 401]
+    assert len(refused) == 1, [(c.method, c.path, c.status) for c in calls]
+    assert refused[0].path == path
+    assert calls[-1] is refused[0], "nothing is sent after the 401"
+
+
+def test_key_revoked_before_the_run_fails_the_request_task_at_once(
+    fauna: Any, bucket: str, dagruns: Any
+) -> None:
+    fauna.revoke_key(FAUNA_TEST_KEY)
+
+    run = dagruns.one("reliability_pipeline", nov(9))
+
+    request = run.task("request_logs")
+    assert (run.state, request.state, request.try_number) == ("failed", "failed", 1), run.summary()
+    assert "401" in request.log and "password field" in request.log
+    assert {run.task(t).state for t in ("wait_for_logs", "to_s3")} == {"upstream_failed"}
+    assert_one_401_then_silence(fauna, "/api/v1/logs")
+
+
+def test_key_revoked_while_the_trigger_waits_fails_the_sensor_at_once(
+    fauna: Any, bucket: str, dagruns: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fauna.completion_delay = 30.0  # the sensor defers; the trigger meets the revoked key
+    revoked = revoke_before(monkeypatch, fauna, "aget_log_request")
+
+    run = dagruns.one("reliability_pipeline", nov(10))
+
+    assert revoked
+    sensor = run.task("wait_for_logs")
+    assert (run.state, sensor.state, sensor.try_number) == ("failed", "failed", 1), run.summary()
+    assert run.task("request_logs").state == "success" and run.task("to_s3").state == "upstream_failed"
+    assert "401" in sensor.log
+    request_id = str(run.task("request_logs").return_value)
+    assert statuses(fauna.api_calls()) == [200, 200, 401], "submit, the sensor's check, the trigger's poll"
+    assert_one_401_then_silence(fauna, f"/api/v1/logs/{request_id}")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="A 401 met while asking for a new presigned URL mid-download (LogFileDownload._refresh_url -> "
+    "create_log_file_url) escapes as FaunaAuthError, not AirflowFailException: "
+    "BaseFaunaLogsTransferOperator.transfer does not guard self.copy() with FAIL_FAST_ERRORS, so the "
+    "task spends a retry that meets a second 401",
+)
+def test_key_revoked_mid_download_fails_the_transfer_at_once_and_stores_nothing(
+    fauna: Any, bucket: str, dagruns: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Bucket(bucket)
+    fauna.faults = FaultConfig(download_expire_mid_stream=True)  # the copy needs a new URL midway
+    revoked = revoke_before(monkeypatch, fauna, "create_log_file_url")
+
+    run = dagruns.one("reliability_one_task", nov(11))
+
+    assert revoked
+    assert store.state().objects == [] and store.state().uploads == []
+    assert statuses(fauna.download_calls()) == [200, 403]
+    task = run.task("to_s3")
+    assert (run.state, task.state) == ("failed", "failed")
+    (request,) = fauna.log_requests
+    assert_one_401_then_silence(fauna, f"/api/v1/logs/{request['request_id']}/url")
+    assert task.try_number == 1, "a rejected key fails the transfer without spending its retries"
