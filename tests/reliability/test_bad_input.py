@@ -124,7 +124,7 @@ class RunCase:
     params: dict[str, Any]
     field: str
     dagrun: bool = False  # also through a real DAG run
-    tries: int | None = None  # with dagrun: the tries the task takes (retries=2), if the docs promise it
+    tries: int | None = None  # with dagrun: the tries the task takes (it has retries=2), when it is 1
 
 
 NAIVE = "2026-11-01T00:00:00"
@@ -134,14 +134,18 @@ MUCH_LATER = "2027-03-01T00:00:00Z"
 
 RUN = {
     "request-naive-start": RunCase(
-        "request", {"time_start": NAIVE, "time_end": "2026-11-02T00:00:00Z"}, "time_start", dagrun=True
+        "request",
+        {"time_start": NAIVE, "time_end": "2026-11-02T00:00:00Z"},
+        "time_start",
+        dagrun=True,
+        tries=1,
     ),
     "request-naive-end": RunCase(
         "request", {"time_start": AWARE, "time_end": "2026-11-02T00:00:00"}, "time_end"
     ),
     "request-not-a-time": RunCase("request", {"time_start": "yesterday", "time_end": AWARE}, "time_start"),
     "request-end-before-start": RunCase(
-        "request", {"time_start": AWARE, "time_end": EARLIER}, "time_end", dagrun=True
+        "request", {"time_start": AWARE, "time_end": EARLIER}, "time_end", dagrun=True, tries=1
     ),
     "request-empty-interval": RunCase("request", {"time_start": AWARE, "time_end": AWARE}, "time_end"),
     "request-over-90-days": pytest.param(
@@ -150,7 +154,7 @@ RUN = {
     ),
     "request-no-scope": RunCase("request", {"database": ""}, "database"),
     "request-unknown-region-group": RunCase(
-        "request", {"database": "mars/ECommerce"}, "database", dagrun=True
+        "request", {"database": "mars/ECommerce"}, "database", dagrun=True, tries=1
     ),
     "request-database-without-region-group": RunCase("request", {"database": "ECommerce"}, "database"),
     "request-region-group-without-database": RunCase("request", {"database": "us-std/"}, "database"),
@@ -161,6 +165,7 @@ RUN = {
     "sensor-empty-request-id": RunCase("sensor", {"request_id": ""}, "request_id", dagrun=True, tries=1),
     "sensor-none-request-id": RunCase("sensor", {"request_id": "None"}, "request_id"),
     "sensor-malformed-request-id": RunCase("sensor", {"request_id": "12/../34"}, "request_id"),
+    "sensor-dot-only-request-id": RunCase("sensor", {"request_id": ".."}, "request_id"),
     "sensor-unknown-connection": RunCase("sensor", {"conn_id": "no_such_connection"}, "no_such_connection"),
     "s3-empty-bucket": RunCase("s3", {"bucket": ""}, "s3_bucket", dagrun=True, tries=1),
     "s3-invalid-bucket": RunCase("s3", {"bucket": "Not_A_Bucket"}, "s3_bucket"),
