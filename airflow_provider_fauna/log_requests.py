@@ -215,7 +215,7 @@ class LogRequestSpec:
             )
         if end - start > MAX_INTERVAL:
             raise FaunaValidationError(
-                f"The interval {format_api_time(start)} to {format_api_time(end)} spans "
+                f"time_start ({format_api_time(start)}) to time_end ({format_api_time(end)}) spans "
                 f"{(end - start).days} days; the Account API allows at most 90: "
                 "split it into shorter runs (a daily schedule exports one day per run)."
             )

@@ -422,6 +422,8 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         attempt = uuid.uuid4().hex
         try:
             self.copy(download, destination, object_metadata(request, attempt))
+        except FAIL_FAST_ERRORS as err:  # a key revoked mid-copy stays revoked on a retry
+            raise AirflowFailException(str(err)) from err
         finally:
             self._abort = None
         stats = download.stats

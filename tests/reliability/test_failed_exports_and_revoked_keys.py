@@ -128,13 +128,6 @@ def test_key_revoked_while_the_trigger_waits_fails_the_sensor_at_once(
     assert_one_401_then_silence(fauna, f"/api/v1/logs/{request_id}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A 401 met while asking for a new presigned URL mid-download (LogFileDownload._refresh_url -> "
-    "create_log_file_url) escapes as FaunaAuthError, not AirflowFailException: "
-    "BaseFaunaLogsTransferOperator.transfer does not guard self.copy() with FAIL_FAST_ERRORS, so the "
-    "task spends a retry that meets a second 401",
-)
 def test_key_revoked_mid_download_fails_the_transfer_at_once_and_stores_nothing(
     fauna: Any, bucket: str, dagruns: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
