@@ -70,7 +70,7 @@ class Plan:
     @classmethod
     def quick(cls) -> Plan:
         """16 MiB and 64 MiB: about a minute once the files are cached."""
-        return cls((16, 64), {16: 3, 64: 2})
+        return cls((16, 64), {16: 2, 64: 2})
 
     @classmethod
     def smoke(cls) -> Plan:

@@ -171,17 +171,19 @@ def result(plan: Plan, rounds: list[dict[str, dict[str, Any]]]) -> Result:
         Target(
             "CPU per poll <= 1.5 x bare",
             vs_shared <= CPU_RATIO_LIMIT,
-            f"{vs_shared:.2f} x a bare GET on a shared session ({vs_own:.2f} x with a session per loop), "
-            f"median of {len(rounds)} round(s)",
+            f"{vs_shared:.2f} x a bare GET on a shared session"
+            + ("" if math.isnan(vs_own) else f" ({vs_own:.2f} x with a session per loop)")
+            + f", median of {len(rounds)} round(s)",
         ),
         Target(
             "no stall over 50 ms",
             stall <= STALL_LIMIT,
             f"longest stall {stall * 1000:.0f} ms; of it on the loop's CPU {busy * 1000:.0f} ms, "
             f"{busy_no_gc * 1000:.0f} ms of that outside the garbage collector (worst GC pass "
-            f"{gc_pass * 1000:.0f} ms CPU); with gc.freeze() {frozen * 1000:.0f} ms. A full collection "
-            f"of this heap (Airflow's) takes {full_gc * 1000:.0f} ms of CPU; {gen2} happened during the "
-            f"{len(rounds)} measured trigger fleet(s)",
+            f"{gc_pass * 1000:.0f} ms CPU)"
+            + ("" if math.isnan(frozen) else f"; with gc.freeze() {frozen * 1000:.0f} ms")
+            + f". A full collection of this heap (Airflow's) takes {full_gc * 1000:.0f} ms of CPU; "
+            f"{gen2} happened during the {len(rounds)} measured trigger fleet(s)",
         ),
         Target(
             "under 50 KiB per trigger",
@@ -219,7 +221,7 @@ def result(plan: Plan, rounds: list[dict[str, dict[str, Any]]]) -> Result:
             "connection from AIRFLOW_CONN_FAUNA_DEFAULT (AIRFLOW_HOME a temporary directory), resolved once per "
             "trigger run (Airflow's lookup, about 160 us of CPU, is in the trigger's figures)",
             f"CPU: median over {len(rounds)} round(s) of the per-round ratio (trigger and shared-session bare "
-            "run in every round, the other two in the first); stalls, GC and memory: worst round",
+            "run in every round, any other fleet only in the first); stalls, GC and memory: worst round",
             "every fleet runs in a process that has imported Airflow (its heap, its garbage collector) and "
             "has waited once before measuring, as a running triggerer has",
         ],
