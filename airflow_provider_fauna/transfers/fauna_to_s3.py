@@ -107,7 +107,8 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
     the whole file was read and verified (size, MD5 against the ETag, gzip CRC); S3's answer
     is then checked as well: the multipart ETag, the composite SHA-256 and the stored size
     must be what was sent, or the object is deleted. Any failure aborts the multipart upload,
-    so neither an object nor an open upload is left behind. Without ``replace`` the upload is
+    so neither an object nor an open upload is left behind; and since a killed try can abort
+    nothing, each copy first aborts the uploads earlier tries left open on its key. Without ``replace`` the upload is
     also completed with ``If-None-Match: *``, so an object written meanwhile by someone else
     is not overwritten either.
 
@@ -231,6 +232,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         hook = self.s3_hook
         client = hook.get_conn()
         bucket, key = destination.bucket, destination.key
+        self._abort_orphaned_uploads(client, destination)
         upload_id = client.create_multipart_upload(
             Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **self.upload_args(hook, metadata)
         )["UploadId"]
@@ -274,6 +276,55 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
             raise
         finally:
             pool.shutdown(wait=True)
+
+    def _abort_orphaned_uploads(self, client: Any, destination: Destination) -> None:
+        """Abort the multipart uploads still open on exactly this key, which earlier tries left.
+
+        A try that was killed (SIGKILL, out of memory, a lost worker) after a part went up
+        ran no code to abort its upload, and its parts stay, billed, until someone aborts it.
+        The retry is the first code to run for this key again, so it cleans up before it
+        starts its own upload. Only this key's uploads go: the listing is by prefix, so keys
+        that merely begin with this one are skipped. A store or a role that refuses the
+        listing (``s3:ListBucketMultipartUploads``) or an abort does not stop the copy: the
+        orphan is then left to the bucket's ``AbortIncompleteMultipartUpload`` lifecycle rule.
+        """
+        try:
+            pages = client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=destination.bucket, Prefix=destination.key
+            )
+            orphans = [
+                upload["UploadId"]
+                for page in pages
+                for upload in page.get("Uploads") or ()
+                if upload.get("Key") == destination.key
+            ]
+        except Exception as err:
+            self.log.warning(
+                "Could not list the open multipart uploads of %s, so an upload an earlier try left "
+                "there (if any) stays until a lifecycle rule removes it: %s",
+                destination.uri,
+                err,
+            )
+            return
+        aborted = []
+        for upload_id in orphans:
+            try:
+                client.abort_multipart_upload(
+                    Bucket=destination.bucket, Key=destination.key, UploadId=upload_id
+                )
+            except Exception as err:
+                if "NoSuchUpload" not in str(err):  # gone meanwhile: as good as aborted
+                    self.log.warning("Could not abort the open multipart upload %s: %s", upload_id, err)
+                    continue
+            aborted.append(upload_id)
+        if orphans:
+            self.log.warning(
+                "Aborted %d of the %d multipart upload(s) that earlier tries left open on %s (upload ids: %s).",
+                len(aborted),
+                len(orphans),
+                destination.uri,
+                ", ".join(orphans),
+            )
 
     def _send_part(
         self, client: Any, destination: Destination, upload_id: str, number: int, body: bytes

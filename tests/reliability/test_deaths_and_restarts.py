@@ -81,19 +81,18 @@ def test_worker_killed_after_a_part_went_up_retry_lands_the_whole_file_once(
     assert statuses(fauna.download_calls()) == [200, 200], "each try read the file once"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FaunaLogsToS3Operator.copy never aborts a multipart upload that a killed earlier try "
-    "left open on the same key: it stays (and is billed) until a bucket lifecycle rule removes it",
-)
-def test_retry_after_a_killed_try_leaves_no_open_multipart_upload(
+def test_retry_after_a_killed_try_aborts_the_upload_it_left_open(
     fauna: Any, bucket: str, dagruns: Any
 ) -> None:
     store = Bucket(bucket)
 
-    dagruns.one("reliability_one_task", nov(4), s3_fault="killed_after_part").assert_success()
+    run = dagruns.one("reliability_one_task", nov(4), s3_fault="killed_after_part").assert_success()
 
+    key = day_key(run.logical_date)
+    assert xcom(run, "to_s3", "bucket_at_start") == {"try": 2, "objects": [], "uploads": [key]}
+    assert "Aborted 1 of the 1 multipart upload(s) that earlier tries left open" in run.task("to_s3").log
     assert store.state().uploads == []
+    assert_landed_once(store, fauna, run)
 
 
 @pytest.fixture

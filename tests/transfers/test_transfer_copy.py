@@ -260,6 +260,121 @@ def test_upload_failing_midway_leaves_no_object_and_no_open_upload(
         assert GCSFailingAfterFirstChunk.writers[-1].terminated, "the resumable session is cancelled"
 
 
+# --------------------------------------------------------------------------------- orphaned uploads
+class RecordingLog:
+    """The operator's log, kept as text: Airflow 3 logs through structlog, which ``caplog`` does not see."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def _record(self, msg: Any, *args: Any, **_: Any) -> None:
+        self.lines.append(str(msg) % args if args else str(msg))
+
+    debug = info = warning = error = exception = _record
+
+
+class S3LoggingToAList(FaunaLogsToS3Operator):
+    """The S3 transfer with its log kept as text, and optionally refused the listing of open uploads."""
+
+    refuse_listing = False
+    recorded = RecordingLog()
+
+    @property
+    def log(self) -> Any:
+        return self.recorded
+
+    @property
+    def s3_hook(self) -> Any:
+        hook = super().s3_hook
+        if self.refuse_listing:
+            hook.get_conn().meta.events.register("before-call.s3.ListMultipartUploads", self._access_denied)
+        return hook
+
+    @staticmethod
+    def _access_denied(**_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        error = {"Error": {"Code": "AccessDenied", "Message": "no s3:ListBucketMultipartUploads"}}
+        raise ClientError(error, "ListMultipartUploads")
+
+
+class S3RefusedTheListing(S3LoggingToAList):
+    refuse_listing = True
+    recorded = RecordingLog()
+
+
+def open_upload(store: S3Store, key: str) -> str:
+    """An upload with one part, as a killed try leaves it."""
+    upload_id = store.client.create_multipart_upload(Bucket=store.bucket, Key=key)["UploadId"]
+    store.client.upload_part(Bucket=store.bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"x" * 1024)
+    return upload_id
+
+
+def test_uploads_earlier_tries_left_open_on_the_key_are_aborted_and_no_others(
+    fauna: Any, s3_bucket: str, task_context: dict[str, Any]
+) -> None:
+    store = S3Store(s3_bucket)
+    request = complete_request()
+    orphans = [open_upload(store, DEFAULT_KEY) for _ in range(3)]
+    neighbour = open_upload(store, DEFAULT_KEY + ".bak")  # shares the prefix, not the key
+
+    run(store, task_context, request.request_id, operator_class=S3LoggingToAList)
+
+    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
+    assert [(u["Key"], u["UploadId"]) for u in store.open_uploads()] == [(DEFAULT_KEY + ".bak", neighbour)]
+    (line,) = [line for line in S3LoggingToAList.recorded.lines if "earlier tries left open" in line]
+    assert "Aborted 3 of the 3 multipart upload(s)" in line
+    assert all(upload_id in line for upload_id in orphans)
+
+
+class PagedUploads:
+    """A client whose open uploads come two pages long (moto answers all on one page)."""
+
+    def __init__(self, pages: list[list[str]]) -> None:
+        self.pages = pages
+        self.aborted: list[str] = []
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "list_multipart_uploads"
+        return self
+
+    def paginate(self, Bucket: str, Prefix: str) -> Any:
+        for number, page in enumerate(self.pages):
+            yield {
+                "Uploads": [{"Key": key, "UploadId": f"{key} #{number}.{i}"} for i, key in enumerate(page)]
+            }
+
+    def abort_multipart_upload(self, Bucket: str, Key: str, UploadId: str) -> None:
+        self.aborted.append(UploadId)
+
+
+def test_the_clean_up_follows_every_page_of_open_uploads_and_matches_the_key_exactly() -> None:
+    from airflow_provider_fauna.transfers.base import Destination
+
+    client = PagedUploads([["k", "k.bak"], ["k"]])
+    operator = S3LoggingToAList(task_id="t", request_id="123456789012", s3_bucket="bucket")
+
+    operator._abort_orphaned_uploads(client, Destination("s3", "bucket", "k"))
+
+    assert client.aborted == ["k #0.0", "k #1.0"], "both pages read, the neighbour k.bak left alone"
+
+
+def test_a_refused_listing_of_open_uploads_does_not_stop_the_copy(
+    fauna: Any, s3_bucket: str, task_context: dict[str, Any]
+) -> None:
+    store = S3Store(s3_bucket)
+    request = complete_request()
+    orphan = open_upload(store, DEFAULT_KEY)
+
+    run(store, task_context, request.request_id, operator_class=S3RefusedTheListing)
+
+    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
+    assert [u["UploadId"] for u in store.open_uploads()] == [orphan], "left to a lifecycle rule"
+    assert any(
+        "Could not list the open multipart uploads" in line for line in S3RefusedTheListing.recorded.lines
+    )
+
+
 # --------------------------------------------------------------------------------- replace
 def test_existing_object_is_refused_before_downloading_unless_replace(
     fauna: Any, store: Store, task_context: dict[str, Any]
