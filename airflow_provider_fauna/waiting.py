@@ -21,7 +21,7 @@ from airflow_provider_fauna.exceptions import (
     FaunaValidationError,
 )
 from airflow_provider_fauna.log_requests import LogRequest
-from airflow_provider_fauna.triggers.logs import TRANSIENT_ERRORS, FaunaLogsTrigger
+from airflow_provider_fauna.triggers.logs import TRANSIENT_ERRORS, FaunaLogsTrigger, seconds_until
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 #: Leave the trigger this much time before Airflow's own hard timeout, for its last check.
 DEADLINE_MARGIN = 5.0
+#: The first status call after a submission: an export is never done the moment it is
+#: submitted, and short ones are done in a few seconds.
+FIRST_POLL_AFTER_SUBMIT = 1.0
 
 
 class TaskLogger(Protocol):
@@ -81,18 +84,23 @@ def poll_until_terminal(
     poll_interval: float,
     deadline: float | None,
     log: TaskLogger,
+    first_poll_at: float | None = None,
 ) -> LogRequest:
-    """Block until the request is terminal; raise :class:`WaitTimeout` after a last check."""
+    """Block until the request is terminal; raise :class:`WaitTimeout` after a last check.
+
+    Polls at ``first_poll_at`` (epoch seconds; ``None`` for at once), then once per
+    ``poll_interval``, as :class:`FaunaLogsTrigger` does.
+    """
+    time.sleep(seconds_until(first_poll_at, deadline))
     while True:
         request = check_status(hook, request_id, log)
         if request is not None and request.is_terminal:
             return request
         if request is not None:
             log.info("Fauna log request %s is %s.", request_id, request.state)
-        left = None if deadline is None else deadline - time.time()
-        if left is not None and left <= 0:
+        if deadline is not None and deadline - time.time() <= 0:
             raise WaitTimeout(f"Fauna log request {request_id} did not finish before the deadline.")
-        time.sleep(poll_interval if left is None else max(0.0, min(poll_interval, left)))
+        time.sleep(seconds_until(time.time() + poll_interval, deadline))
 
 
 def wait_or_defer(
@@ -104,16 +112,27 @@ def wait_or_defer(
     current: LogRequest | None,
     poll_interval: float,
     timeout: float | None,
+    submitted: bool = False,
 ) -> LogRequest:
     """The terminal request: ``current`` if it already is, else wait for it.
 
     With ``task.deferrable`` the task defers to :class:`FaunaLogsTrigger` and resumes in its
     ``execute_complete`` (this function then does not return); otherwise it polls in place.
     Either way the deadline is the earlier of ``timeout`` and the task's ``execution_timeout``.
+
+    A wait costs one status call per ``poll_interval``. ``current``, the status the task has
+    just read, counts as the first: the next call comes a ``poll_interval`` later. When
+    ``current`` is the answer to a submission (``submitted``), the first status call comes
+    after :data:`FIRST_POLL_AFTER_SUBMIT` instead, then one per ``poll_interval``.
     """
     if current is not None and current.is_terminal:
         return current
     deadline = wait_deadline(context, timeout, task.execution_timeout)
+    first_poll_at = None
+    if current is not None:
+        first_poll_at = time.time() + (
+            min(FIRST_POLL_AFTER_SUBMIT, poll_interval) if submitted else poll_interval
+        )
     if task.deferrable:
         task.defer(
             trigger=FaunaLogsTrigger(
@@ -121,12 +140,18 @@ def wait_or_defer(
                 fauna_conn_id=hook.fauna_conn_id,
                 end_time=deadline,
                 poll_interval=poll_interval,
+                first_poll_at=first_poll_at,
             ),
             method_name="execute_complete",
         )
     try:
         return poll_until_terminal(
-            hook, request_id, poll_interval=poll_interval, deadline=deadline, log=task.log
+            hook,
+            request_id,
+            poll_interval=poll_interval,
+            deadline=deadline,
+            log=task.log,
+            first_poll_at=first_poll_at,
         )
     except FAIL_FAST_ERRORS as err:
         raise AirflowFailException(str(err)) from err

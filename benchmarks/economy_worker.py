@@ -1,16 +1,17 @@
-"""Wait for log requests of known lengths two ways, in a fresh process: the trigger, and 1-second polling.
+"""Wait for log requests of known lengths two ways, in a fresh process: the sensor, and 1-second polling.
 
 ``python -m benchmarks.economy_worker --case NAME=CONN_ID ...``; prints one result line (see
 :mod:`benchmarks.proc`). For each case (an emulator whose requests take a known time, reached
 through its own ``AIRFLOW_CONN_<CONN_ID>``) it submits two requests, then waits, all cases at
 once in one event loop:
 
-* on one with :class:`FaunaLogsTrigger` at the given ``poll_interval``, to its event;
+* on one as a deferrable :class:`FaunaLogsSensor` does: its ``execute`` checks the status once
+  and defers (the :class:`TaskDeferred` it raises is caught), then the trigger it deferred to
+  runs to its event, as the triggerer would run it;
 * on the other as the vendor's example does: ask for the status, sleep 1 s, ask again.
 
 It reports, per case, when each request completed (the ``updated_at`` of its ``Complete``
-state) and when each waiter noticed, plus the number of status calls the trigger's schedule
-(``next_poll_delay``) implies for that length; the calls themselves are counted by the emulator.
+state) and when each waiter noticed; the calls themselves are counted by the emulator.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import math
 import time
 from typing import Any
 
@@ -34,46 +34,28 @@ def _epoch(text: str) -> float:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def _schedule_times(poll_interval: float, horizon: float) -> list[float]:
-    """When the trigger polls, from its start (0) to ``horizon``, per ``next_poll_delay``."""
-    from airflow_provider_fauna.triggers.logs import next_poll_delay
+def _defer(request_id: str, conn_id: str, poll_interval: float) -> Any:
+    """Run a deferrable sensor's ``execute`` (one status call) and return the trigger it defers to."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
 
-    times, delay = [0.0], None
-    while times[-1] < horizon:
-        delay = next_poll_delay(delay, poll_interval)
-        times.append(times[-1] + delay)
-    return times
+    from airflow_provider_fauna.sensors.logs import FaunaLogsSensor
 
-
-def schedule_calls(length: float, poll_interval: float) -> int:
-    """Status calls the trigger's schedule makes for a request that completes after ``length`` s.
-
-    Polls at 0, then after each ``next_poll_delay``, until one comes at or after ``length``.
-    """
-    times = _schedule_times(poll_interval, length)
-    return next(i for i, at in enumerate(times) if at >= length) + 1
-
-
-def max_extra_calls(poll_interval: float, intervals: int = 20) -> int:
-    """The most calls the schedule makes beyond "one at 0, then one per ``poll_interval``", for any length.
-
-    The difference only changes just after a poll of either poller, so those lengths are the
-    ones checked, up to ``intervals`` poll intervals (past the ramp, the excess stops growing).
-    """
-    horizon = intervals * poll_interval
-    times = _schedule_times(poll_interval, horizon)
-    lengths = [t + 1e-6 for t in times] + [k * poll_interval + 1e-6 for k in range(intervals + 1)]
-    worst = 0
-    for length in (n for n in lengths if n <= times[-1]):
-        ours = next(i for i, at in enumerate(times) if at >= length) + 1
-        worst = max(worst, ours - (math.ceil(length / poll_interval) + 1))
-    return worst
+    sensor = FaunaLogsSensor(
+        task_id="wait_for_logs",
+        request_id=request_id,
+        fauna_conn_id=conn_id,
+        poke_interval=poll_interval,
+        deferrable=True,
+    )
+    try:
+        sensor.execute({})  # type: ignore[arg-type]
+    except TaskDeferred as deferred:
+        return deferred.trigger
+    raise RuntimeError(f"the sensor did not defer on request {request_id}")
 
 
-async def _trigger_wait(request_id: str, conn_id: str, poll_interval: float) -> dict[str, Any]:
-    from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
-
-    trigger = FaunaLogsTrigger(request_id=request_id, fauna_conn_id=conn_id, poll_interval=poll_interval)
+async def _sensor_wait(request_id: str, conn_id: str, poll_interval: float) -> dict[str, Any]:
+    trigger = await asyncio.to_thread(_defer, request_id, conn_id, poll_interval)
     events = [event.payload async for event in trigger.run()]
     noticed = time.time()
     request = events[0].get("request") or {}
@@ -107,11 +89,11 @@ async def _wait_all(cases: dict[str, dict[str, Any]], poll_interval: float) -> N
     async with aiohttp.ClientSession() as session:
         jobs = []
         for case in cases.values():
-            jobs.append(_trigger_wait(case["trigger_request_id"], case["conn_id"], poll_interval))
+            jobs.append(_sensor_wait(case["sensor_request_id"], case["conn_id"], poll_interval))
             jobs.append(_vendor_wait(session, case["vendor_request_id"], case["conn_id"]))
         done = await asyncio.gather(*jobs)
     for i, case in enumerate(cases.values()):
-        case["trigger"], case["vendor"] = done[2 * i], done[2 * i + 1]
+        case["sensor"], case["vendor"] = done[2 * i], done[2 * i + 1]
 
 
 def main() -> None:
@@ -125,28 +107,24 @@ def main() -> None:
     # at submission.
     import aiohttp  # noqa: F401
 
-    import airflow_provider_fauna.triggers.logs  # noqa: F401
+    import airflow_provider_fauna.sensors.logs  # noqa: F401
 
     cases: dict[str, dict[str, Any]] = {}
     for spec in args.case:
         name, conn_id, seconds = spec.split("=")
-        trigger_request, vendor_request = (
-            submit_log_request(*connection_from_env(conn_id)) for _ in range(2)
-        )
+        sensor_request, vendor_request = (submit_log_request(*connection_from_env(conn_id)) for _ in range(2))
         cases[name] = {
             "conn_id": conn_id,
             "length": float(seconds),
-            "trigger_request_id": trigger_request["request_id"],
+            "sensor_request_id": sensor_request["request_id"],
             "vendor_request_id": vendor_request["request_id"],
-            "submitted_at": _epoch(trigger_request["updated_at"]),
-            "schedule_calls": schedule_calls(float(seconds), args.poll_interval),
+            "submitted_at": _epoch(sensor_request["updated_at"]),
         }
     asyncio.run(_wait_all(cases, args.poll_interval))
     emit(
         {
             "poll_interval": args.poll_interval,
             "vendor_interval": VENDOR_INTERVAL,
-            "max_extra_calls": max_extra_calls(args.poll_interval),
             "cases": cases,
         }
     )

@@ -8,8 +8,8 @@ the emulator forget those calls, then measures the waits:
   at a time with ``await asyncio.sleep(0)`` in between (``TriggerRunner.create_triggers``), each
   iterated with ``async for`` to its end, counting its events.
 * ``bare_shared``: ``N`` bare loops on one shared ``aiohttp.ClientSession``: GET the status,
-  read the JSON, stop at a terminal state, else sleep on the trigger's schedule (1 s doubling
-  to ``poll_interval``). What any asyncio client must do at the least.
+  read the JSON, stop at a terminal state, else sleep ``poll_interval`` (the trigger's
+  schedule). What any asyncio client must do at the least.
 * ``bare_own``: the same, each loop with a session (and so a connection pool) of its own.
 * ``trigger_gc_frozen``: ``trigger`` after ``gc.freeze()`` (what Airflow's DAG processor does
   after start-up, and the triggerer does not): a what-if that shows how much of a stall is the
@@ -140,17 +140,13 @@ class StallMonitor:
 
 
 async def _bare_wait(session: Any, url: str, headers: dict[str, str], poll_interval: float) -> list[str]:
-    """Poll ``url`` on the trigger's own schedule (``next_poll_delay``) until a terminal state."""
-    from airflow_provider_fauna.triggers.logs import next_poll_delay
-
-    delay: float | None = None
+    """Poll ``url`` on the trigger's schedule (at once, then every ``poll_interval``) until a terminal state."""
     while True:
         async with session.get(url, headers=headers) as response:
             answer = await response.json()
         if answer["state"] in TERMINAL:
             return ["terminal"]
-        delay = next_poll_delay(delay, poll_interval)
-        await asyncio.sleep(delay)
+        await asyncio.sleep(poll_interval)
 
 
 async def _run_bare(ids: list[str], poll_interval: float, shared: bool) -> list[list[str]]:

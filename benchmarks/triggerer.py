@@ -13,7 +13,8 @@ session (the stricter baseline: a session per loop costs the bare fleet more), n
 
 The schedule is shortened (a request completes after ``completion_delay`` seconds, the
 trigger's ``poll_interval`` is a few seconds instead of a minute) so that a run takes
-seconds; it still walks the whole backoff, 1 s doubling to ``poll_interval``.
+seconds; each wait still makes about six polls, as a five-minute export does at the default
+interval of a minute.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ STATUS_PREFIX = "/api/v1/logs/"
 
 @dataclass(frozen=True)
 class Plan:
-    """How many waits, how long a request takes, how far the backoff goes, how many rounds."""
+    """How many waits, how long a request takes, how often it is polled, how many rounds."""
 
     count: int
     completion_delay: float
@@ -52,13 +53,13 @@ class Plan:
 
     @classmethod
     def full(cls) -> Plan:
-        """1,000 triggers; requests of 20 s; polls at 0, 1, 3, 7, 15 and 25 s; three rounds."""
-        return cls(1000, 20.0, 10.0, 3)
+        """1,000 triggers; requests of 20 s; polls every 4 s, at 0, 4, ... 20 s; three rounds."""
+        return cls(1000, 20.0, 4.0, 3)
 
     @classmethod
     def quick(cls) -> Plan:
-        """200 triggers; requests of 8 s; polls at 0, 1, 3, 7 and 11 s; two rounds of the two compared fleets."""
-        return cls(200, 8.0, 4.0, 2, PAIR)
+        """200 triggers; requests of 8 s; polls every 2 s, at 0, 2, ... 8 s; two rounds of the two compared fleets."""
+        return cls(200, 8.0, 2.0, 2, PAIR)
 
     @classmethod
     def smoke(cls) -> Plan:

@@ -45,7 +45,7 @@ FIGURES = {
         "memory_per_trigger_bytes",
         "rounds",
     },
-    "api_economy": {"poll_interval", "max_extra_calls", "cases"},
+    "api_economy": {"poll_interval", "cases"},
 }
 
 

@@ -163,6 +163,7 @@ class FaunaLogsRequestOperator(BaseOperator):
             current=request,
             poll_interval=self.poll_interval,
             timeout=self.timeout,
+            submitted=True,
         )
         return self._finish(context, final)
 

@@ -15,13 +15,12 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.log_requests import validate_request_id
 from airflow_provider_fauna.outcomes import settle, validate_on_no_logs
-from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
 from airflow_provider_fauna.waiting import (
     FAIL_FAST_ERRORS,
     WaitTimeout,
     check_status,
     read_trigger_event,
-    wait_deadline,
+    wait_or_defer,
 )
 
 if TYPE_CHECKING:
@@ -91,18 +90,19 @@ class FaunaLogsSensor(BaseSensorOperator):
         """Poke/reschedule as any sensor, or check once and defer."""
         if not self.deferrable:
             return super().execute(context)
-        request = self._check()
-        if request is not None and request.is_terminal:
-            return settle(request, self.on_no_logs)
-        self.defer(
-            trigger=FaunaLogsTrigger(
-                request_id=validate_request_id(self.request_id),
-                fauna_conn_id=self.fauna_conn_id,
-                end_time=wait_deadline(context, self.timeout, self.execution_timeout),
-                poll_interval=float(self.poke_interval),
-            ),
-            method_name="execute_complete",
+        current = self._check()  # validates request_id first, failing fast on a bad one
+        request = wait_or_defer(
+            self,
+            context,
+            self.hook,
+            validate_request_id(self.request_id),
+            current=current,
+            poll_interval=float(self.poke_interval),
+            timeout=self.timeout,
         )
+        # Only a request that was already finished comes back: a deferrable wait resumes in
+        # execute_complete.
+        return settle(request, self.on_no_logs)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: settle the request or report the timeout."""

@@ -350,10 +350,11 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         hook = self.hook
         try:
             self.check_destination()
-            if self.request_id not in (None, ""):
-                request = hook.get_log_request(validate_request_id(self.request_id))
-            else:
+            submitted = self.request_id in (None, "")
+            if submitted:
                 request = submit_reusing(hook, self.build_spec(context), context, self.log)
+            else:
+                request = hook.get_log_request(validate_request_id(self.request_id))
         except FAIL_FAST_ERRORS as err:
             raise AirflowFailException(str(err)) from err
         context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(hook.base_url, request))
@@ -365,6 +366,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             current=request,
             poll_interval=self.poll_interval,
             timeout=self.timeout,
+            submitted=submitted,
         )
         return self.transfer(context, request)
 

@@ -1,8 +1,14 @@
 """Wait for a log request on the triggerer, without holding a worker slot.
 
 The trigger keeps no state between runs: it is rebuilt from :meth:`serialize` after a
-triggerer restart and simply polls the same request again. The deadline travels as
-wall-clock time (epoch seconds), so a restart does not extend it.
+triggerer restart and simply polls the same request again. The deadline and the time of the
+first poll travel as wall-clock time (epoch seconds), so a restart neither extends the one
+nor delays the other.
+
+It polls once per ``poll_interval`` and no more often: an account's API calls are rate
+limited and shared by every DAG that uses it, so the interval is a budget, not a ceiling.
+The task that defers has just read the status (submitting or checking), so it passes
+``first_poll_at`` one interval later rather than have the trigger ask again at once.
 """
 
 from __future__ import annotations
@@ -26,15 +32,19 @@ if TYPE_CHECKING:
 
 #: Errors the API may clear up by itself: keep polling instead of failing the task.
 TRANSIENT_ERRORS = (FaunaRateLimitedError, FaunaServerError, FaunaConnectionError)
-#: The first poll comes this soon after deferral; later ones back off to ``poll_interval``.
-FIRST_POLL_DELAY = 1.0
 
 
-def next_poll_delay(previous: float | None, poll_interval: float) -> float:
-    """Start quickly (most short exports finish in seconds), then double up to ``poll_interval``."""
-    if previous is None:
-        return min(FIRST_POLL_DELAY, poll_interval)
-    return min(previous * 2, poll_interval)
+def seconds_until(when: float | None, deadline: float | None) -> float:
+    """How long to sleep before a poll due at ``when`` (epoch seconds; ``None`` is now).
+
+    Never past ``deadline``, so that the last check before a timeout is made on time; never
+    negative, so that a time already past (a trigger rebuilt late) means "poll now".
+    """
+    now = time.time()
+    due = now if when is None else when
+    if deadline is not None:
+        due = min(due, deadline)
+    return max(0.0, due - now)
 
 
 class FaunaLogsTrigger(BaseTrigger):
@@ -49,7 +59,9 @@ class FaunaLogsTrigger(BaseTrigger):
     :param request_id: the log request to wait for.
     :param fauna_conn_id: the Fauna connection.
     :param end_time: the deadline, as epoch seconds (``time.time()``), or ``None`` for none.
-    :param poll_interval: the longest wait between two status calls, in seconds.
+    :param poll_interval: the wait between two status calls, in seconds.
+    :param first_poll_at: when to make the first status call, as epoch seconds; ``None`` for at
+        once. Operators pass one ``poll_interval`` after the status they read before deferring.
     """
 
     def __init__(
@@ -58,12 +70,14 @@ class FaunaLogsTrigger(BaseTrigger):
         fauna_conn_id: str = FaunaAccountHook.default_conn_name,
         end_time: float | None = None,
         poll_interval: float = 60.0,
+        first_poll_at: float | None = None,
     ) -> None:
         super().__init__()
         self.request_id = request_id
         self.fauna_conn_id = fauna_conn_id
         self.end_time = end_time
         self.poll_interval = poll_interval
+        self.first_poll_at = first_poll_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Mirror ``__init__``: every argument, only primitives."""
@@ -74,6 +88,7 @@ class FaunaLogsTrigger(BaseTrigger):
                 "fauna_conn_id": self.fauna_conn_id,
                 "end_time": self.end_time,
                 "poll_interval": self.poll_interval,
+                "first_poll_at": self.first_poll_at,
             },
         )
 
@@ -81,11 +96,9 @@ class FaunaLogsTrigger(BaseTrigger):
         return None if self.end_time is None else self.end_time - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll with backoff; ride out transient errors; fire one event."""
+        """Poll once per ``poll_interval``; ride out transient errors; fire one event."""
         hook = FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
-        delay: float | None = None
-        logged_state: str | None = None
-        logged_at = float("-inf")
+        await asyncio.sleep(seconds_until(self.first_poll_at, self.end_time))
         while True:
             try:
                 request = await hook.aget_log_request(self.request_id)
@@ -105,13 +118,7 @@ class FaunaLogsTrigger(BaseTrigger):
                 if request.is_terminal:
                     yield TriggerEvent({"status": "terminal", "request": request.to_xcom()})
                     return
-                # A line when the state changes, else one per poll_interval at most: the quick
-                # early polls would otherwise log the same state several times in a few seconds
-                # (with a thousand triggers, their logging was a tenth of the triggerer's CPU).
-                now = time.monotonic()
-                if request.state != logged_state or now - logged_at >= self.poll_interval:
-                    self.log.info("Fauna log request %s is %s.", self.request_id, request.state)
-                    logged_state, logged_at = request.state, now
+                self.log.info("Fauna log request %s is %s.", self.request_id, request.state)
             left = self._time_left()
             if left is not None and left <= 0:
                 yield TriggerEvent(
@@ -122,6 +129,5 @@ class FaunaLogsTrigger(BaseTrigger):
                     }
                 )
                 return
-            delay = next_poll_delay(delay, self.poll_interval)
             # Wake up at the deadline for the last check rather than oversleeping it.
-            await asyncio.sleep(delay if left is None else max(0.0, min(delay, left)))
+            await asyncio.sleep(seconds_until(time.time() + self.poll_interval, self.end_time))

@@ -22,6 +22,7 @@ the session's ``AIRFLOW_HOME`` and settings are in place, and Airflow reads them
 
 from __future__ import annotations
 
+from harness.calls import gaps
 from harness.cli import airflow_cli_env, ensure_airflow_db, run_airflow_cli
 from harness.connections import (
     FAUNA_CONN_ID,
@@ -61,6 +62,7 @@ __all__ = [
     "env_connection",
     "env_vars",
     "fauna_connection_json",
+    "gaps",
     "gcp_anonymous_connection_json",
     "gcs_emulator",
     "load_dag",

@@ -9,7 +9,7 @@ import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from harness import FAUNA_TEST_KEY, DagRunResult, run_backfill, run_dag
+from harness import FAUNA_TEST_KEY, DagRunResult, gaps, run_backfill, run_dag
 
 pytestmark = [pytest.mark.dagrun, pytest.mark.usefixtures("airflow_db", "fauna_connection")]
 
@@ -75,6 +75,9 @@ def test_each_sensor_mode_waits_for_completion(emulator, mode):
     assert run.task("wait_for_logs").return_value["state"] == "Complete"
     polls = [c for c in emulator.calls if c.path == f"/api/v1/logs/{request_id}"]
     assert len(polls) >= 2, "the sensor never saw the request in progress"
+    # One status call per poke_interval (0.5 s) and no more, in every mode: the deferrable
+    # sensor's own check counts as the trigger's first poll.
+    assert min(gaps(polls)) >= 0.5 - 0.02, f"status calls closer than poke_interval: {gaps(polls)}"
     assert len(submissions(emulator)) == 1
     assert_no_secret(run, emulator)
 
@@ -124,8 +127,13 @@ def test_one_task_request_and_wait(emulator):
 
     request = run.task("request_logs")
     assert request.try_number == 1
-    assert str(request.return_value) == emulator.log_requests[0]["request_id"]
+    request_id = emulator.log_requests[0]["request_id"]
+    assert str(request.return_value) == request_id
     assert emulator.log_requests[0]["state"] == "Complete"
+    # The trigger's first status call comes FIRST_POLL_AFTER_SUBMIT (1 s) after the submission,
+    # capped at poll_interval (0.5 s here), then one per interval: never two closer together.
+    calls = [*submissions(emulator), *(c for c in emulator.calls if c.path == f"/api/v1/logs/{request_id}")]
+    assert min(gaps(calls)) >= 0.5 - 0.02, f"status calls closer than poll_interval: {gaps(calls)}"
     assert_no_secret(run, emulator)
 
 

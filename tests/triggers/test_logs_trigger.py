@@ -7,10 +7,11 @@ import time
 
 import pendulum
 import pytest
+from harness import gaps
 
 from airflow_provider_fauna.emulator import FaultConfig
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
-from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger, next_poll_delay
+from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger, seconds_until
 
 DAY = {
     "time_start": pendulum.datetime(2026, 11, 1, tz="UTC"),
@@ -36,24 +37,56 @@ def status_calls(emulator, request_id: str) -> list:
 
 
 def test_serialize_mirrors_init():
-    trigger = FaunaLogsTrigger(request_id="42", fauna_conn_id="c", end_time=123.5, poll_interval=7.0)
+    trigger = FaunaLogsTrigger(
+        request_id="42", fauna_conn_id="c", end_time=123.5, poll_interval=7.0, first_poll_at=100.25
+    )
     path, kwargs = trigger.serialize()
     assert path == "airflow_provider_fauna.triggers.logs.FaunaLogsTrigger"
-    assert kwargs == {"request_id": "42", "fauna_conn_id": "c", "end_time": 123.5, "poll_interval": 7.0}
+    assert kwargs == {
+        "request_id": "42",
+        "fauna_conn_id": "c",
+        "end_time": 123.5,
+        "poll_interval": 7.0,
+        "first_poll_at": 100.25,
+    }
     assert all(isinstance(v, str | int | float | type(None)) for v in kwargs.values())
     rebuilt = FaunaLogsTrigger(**kwargs)
     assert rebuilt.serialize() == trigger.serialize()
 
 
-def test_polls_start_quickly_and_back_off_to_the_interval():
-    delays, previous = [], None
-    for _ in range(8):
-        previous = next_poll_delay(previous, 30.0)
-        delays.append(previous)
-    assert delays[0] == 1.0
-    assert delays == sorted(delays)
-    assert delays[-1] == 30.0
-    assert next_poll_delay(None, 0.2) == 0.2
+def test_sleeps_never_pass_the_deadline_nor_go_negative():
+    now = time.time()
+    assert seconds_until(None, None) == 0.0
+    assert seconds_until(now - 50, None) == 0.0, "a poll already due (a late rebuild) is made at once"
+    assert 9 < seconds_until(now + 10, None) <= 10
+    assert 2 < seconds_until(now + 10, now + 3) <= 3, "the last check comes at the deadline, not after it"
+    assert seconds_until(now + 10, now - 1) == 0.0
+
+
+async def test_polls_once_per_interval_from_first_poll_at(fauna_connection, emulator):
+    emulator.completion_delay = 2.0
+    request_id = submit(fauna_connection)
+    first_poll_at = time.time() + 0.8
+    payload = await first_event(
+        FaunaLogsTrigger(request_id, fauna_connection, poll_interval=0.6, first_poll_at=first_poll_at)
+    )
+
+    assert payload["status"] == "terminal"
+    calls = status_calls(emulator, request_id)
+    assert calls[0].time >= first_poll_at - 0.02, "the trigger asked before its first_poll_at"
+    assert min(gaps(calls)) >= 0.6 - 0.02, f"polls closer than poll_interval: {gaps(calls)}"
+    # Done after 2 s: polls at about 0.8, 1.4, 2.0 and perhaps 2.6 (the file is built at 2 s).
+    assert len(calls) <= 4
+
+
+async def test_a_trigger_rebuilt_after_its_first_poll_time_polls_at_once(fauna_connection, emulator):
+    request_id = submit(fauna_connection)
+    rebuilt = FaunaLogsTrigger(
+        request_id, fauna_connection, poll_interval=30.0, first_poll_at=time.time() - 120
+    )
+    payload = await first_event(rebuilt, limit=5.0)
+    assert payload["status"] == "terminal"
+    assert len(status_calls(emulator, request_id)) == 1
 
 
 async def test_complete_request_fires_terminal_event_without_signature(fauna_connection, emulator):
