@@ -166,6 +166,27 @@ def validate_request_id(request_id: Any) -> str:
     return text
 
 
+def validate_scope(database: str | None, region_group: str | None) -> tuple[str | None, str | None]:
+    """Exactly one of a database path and a region group, each well formed; empty means absent."""
+    database = database or None
+    region_group = region_group or None
+    if database and region_group:
+        raise FaunaValidationError(
+            f"Give either database or region_group, not both (got database={database!r}, "
+            f"region_group={region_group!r}): a database path already names its region group."
+        )
+    if not database and not region_group:
+        raise FaunaValidationError(
+            "Give database (for example 'us-std/ECommerce') or region_group "
+            "(one of " + ", ".join(sorted(REGION_GROUPS)) + ") to say whose logs to export."
+        )
+    if database:
+        validate_database(database)
+    if region_group:
+        validate_region_group(region_group)
+    return database, region_group
+
+
 @dataclass(frozen=True)
 class LogRequestSpec:
     """A validated request for query logs: one scope and a half-open interval ``[start, end)``.
@@ -190,22 +211,7 @@ class LogRequestSpec:
         idempotency_token: str | None = None,
     ) -> LogRequestSpec:
         """Validate every field and return the spec; the message of any error names the field."""
-        database = database or None
-        region_group = region_group or None
-        if database and region_group:
-            raise FaunaValidationError(
-                f"Give either database or region_group, not both (got database={database!r}, "
-                f"region_group={region_group!r}): a database path already names its region group."
-            )
-        if not database and not region_group:
-            raise FaunaValidationError(
-                "Give database (for example 'us-std/ECommerce') or region_group "
-                "(one of " + ", ".join(sorted(REGION_GROUPS)) + ") to say whose logs to export."
-            )
-        if database:
-            validate_database(database)
-        if region_group:
-            validate_region_group(region_group)
+        database, region_group = validate_scope(database, region_group)
         start = parse_time(time_start, "time_start")
         end = parse_time(time_end, "time_end")
         if end <= start:

@@ -21,8 +21,10 @@ from airflow_provider_fauna.log_requests import (
     format_api_time,
     validate_database,
     validate_region_group,
+    validate_scope,
 )
 from airflow_provider_fauna.outcomes import describe, settle, validate_on_no_logs
+from airflow_provider_fauna.utils.templates import is_templated
 from airflow_provider_fauna.waiting import (
     FAIL_FAST_ERRORS,
     TaskLogger,
@@ -137,9 +139,12 @@ class FaunaLogsRequestOperator(BaseOperator):
 
     def build_spec(self, context: Context) -> LogRequestSpec:
         """Validate the rendered arguments into a :class:`LogRequestSpec` (no network call)."""
-        start, end = resolve_interval(context, self.time_start, self.time_end)
-        return LogRequestSpec.build(
-            database=self.database, region_group=self.region_group, time_start=start, time_end=end
+        return spec_for_run(
+            context,
+            database=self.database,
+            region_group=self.region_group,
+            time_start=self.time_start,
+            time_end=self.time_end,
         )
 
     def execute(self, context: Context) -> str:
@@ -177,6 +182,23 @@ class FaunaLogsRequestOperator(BaseOperator):
         return request.request_id
 
 
+def spec_for_run(
+    context: Context,
+    *,
+    database: str | None,
+    region_group: str | None,
+    time_start: datetime | str | None,
+    time_end: datetime | str | None,
+) -> LogRequestSpec:
+    """The validated export a run asks for: its scope, over the explicit times or its data interval.
+
+    Shared by every operator that submits, so that all refuse the same input the same way,
+    before any network call.
+    """
+    start, end = resolve_interval(context, time_start, time_end)
+    return LogRequestSpec.build(database=database, region_group=region_group, time_start=start, time_end=end)
+
+
 def submit_reusing(
     hook: FaunaAccountHook, spec: LogRequestSpec, context: Context, log: TaskLogger
 ) -> LogRequest:
@@ -208,19 +230,17 @@ def submit_reusing(
 
 
 def check_scope_arguments(database: str | None, region_group: str | None) -> None:
-    """Refuse an impossible scope at DAG parse time when it is not templated."""
-    if database and region_group:
-        raise FaunaValidationError(
-            f"Give either database or region_group, not both (got database={database!r}, "
-            f"region_group={region_group!r})."
-        )
-    if not database and not region_group:
-        raise FaunaValidationError(
-            "Give database (for example 'us-std/ECommerce') or region_group (for example 'us-std')."
-        )
-    if database and "{{" not in database:
+    """Refuse an impossible scope when the DAG is parsed, as far as it is known then.
+
+    With either argument templated, which one will be given is only known once rendered
+    (``LogRequestSpec.build`` checks that in ``execute``); a literal one is still checked.
+    """
+    if not (is_templated(database) or is_templated(region_group)):
+        validate_scope(database, region_group)
+        return
+    if database and not is_templated(database):
         validate_database(database)
-    if region_group and "{{" not in region_group:
+    if region_group and not is_templated(region_group):
         validate_region_group(region_group)
 
 

@@ -75,6 +75,24 @@ def test_templated_scope_is_checked_at_run_time_not_parse_time():
     assert op.timeout == 300.0
 
 
+def test_both_scopes_templated_are_decided_once_rendered():
+    """A DAG may template both, one rendering empty per run: only the rendered pair is judged."""
+    op = FaunaLogsRequestOperator(
+        task_id="r", database="{{ params.database }}", region_group="{{ params.region_group }}"
+    )
+    context = {"data_interval_start": D1, "data_interval_end": D2}
+    op.database, op.region_group = "", "eu-std"  # as rendered for one run
+    assert op.build_spec(context).scope == "eu-std"
+    op.database, op.region_group = "us-std/a", "us-std"  # as rendered for another
+    with pytest.raises(FaunaValidationError, match="not both"):
+        op.build_spec(context)
+
+
+def test_a_literal_scope_beside_a_templated_one_is_still_checked_at_parse_time():
+    with pytest.raises(FaunaValidationError, match="region_group"):
+        FaunaLogsRequestOperator(task_id="r", database="{{ params.database }}", region_group="mars")
+
+
 def test_sensor_refuses_unknown_policy():
     with pytest.raises(FaunaValidationError, match="on_no_logs"):
         FaunaLogsSensor(task_id="s", request_id="1", on_no_logs="maybe")

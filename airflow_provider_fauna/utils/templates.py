@@ -1,0 +1,16 @@
+"""Telling apart values known when the DAG is parsed from those only known once rendered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def is_templated(value: Any) -> bool:
+    """Whether a value will only be known once Jinja renders it (or an XCom resolves it).
+
+    Such a value is checked again in ``execute``; a constructor can only check the others.
+    ``None`` is not templated: it is an argument left out.
+    """
+    if value is None:
+        return False
+    return not isinstance(value, str) or "{{" in value or "{%" in value
