@@ -8,7 +8,7 @@ wait first. The sync path sleeps with :func:`time.sleep`, the async path with
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -53,7 +53,6 @@ class RetryPolicy:
     backoff_max: float = 60.0
     jitter: bool = True
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES
-    _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -87,5 +86,7 @@ class RetryPolicy:
             return min(retry_after, self.backoff_max)
         raw = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         if self.jitter:
-            return self._rng.uniform(raw / 2, raw)
+            # The module's shared generator: seeded once per process from the OS, and cheaper
+            # than a generator per policy (a triggerer builds one policy per trigger run).
+            return random.uniform(raw / 2, raw)
         return raw
