@@ -15,7 +15,8 @@ stream must decompress to its end with a valid CRC. A failure raises
 an upload of bad bytes.
 
 The presigned URL is a bearer credential. It travels on a session of its own that never
-carries the account key (nor ``.netrc`` credentials), is registered with Airflow's secrets
+carries the account key nor any other credential (``.netrc`` logins included, also after a
+redirect: see :class:`PresignedUrlSession`), is registered with Airflow's secrets
 masker, is only ever logged through :func:`redact_url`, and is scrubbed from every exception
 raised here (which is also raised ``from None``, so the library's own message, which holds the
 URL, is not chained into the traceback).
@@ -117,14 +118,34 @@ def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedReque
     return request
 
 
+class PresignedUrlSession(requests.Session):
+    """A ``requests`` session that sends no credentials, on the first request or on any redirect.
+
+    A presigned URL carries its own authorization in its query string; anything more is a
+    credential handed to a host that did not ask for it. ``requests`` adds credentials in two
+    places: when a request is prepared, from ``session.auth`` or else from ``.netrc`` (this
+    session's ``auth`` sends none, which also keeps ``.netrc`` out), and on every redirect, in
+    :meth:`rebuild_auth`, which re-applies the ``.netrc`` login of the new host without going
+    through ``session.auth``. That method is replaced here. ``trust_env`` stays on, so proxy
+    settings (``HTTPS_PROXY``, ``NO_PROXY``) and ``REQUESTS_CA_BUNDLE`` still apply, as a worker
+    behind a proxy needs them to.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.auth = _no_credentials
+        self.headers["User-Agent"] = USER_AGENT
+        # The stored bytes must be the gzip file as served, never a transparently decoded copy.
+        self.headers["Accept-Encoding"] = "identity"
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """On a redirect, drop any ``Authorization`` header, even to the same host, and add none."""
+        prepared_request.headers.pop("Authorization", None)
+
+
 def _file_session() -> requests.Session:
     """A session for presigned URLs only: it never holds the account key or any other credential."""
-    session = requests.Session()
-    session.auth = _no_credentials
-    session.headers["User-Agent"] = USER_AGENT
-    # The stored bytes must be the gzip file as served, never a transparently decoded copy.
-    session.headers["Accept-Encoding"] = "identity"
-    return session
+    return PresignedUrlSession()
 
 
 class GzipCheck:

@@ -152,18 +152,7 @@ def api_and_file_hosts(emulator_url: str) -> Iterator[tuple[str, Seen, Seen]]:
         yield api_url, api_seen, file_seen
 
 
-NETRC_LEAK = (
-    "The presigned-URL session (transfers/download.py, _file_session) keeps trust_env, and on a redirect "
-    "requests' Session.rebuild_auth applies the .netrc entry of the new host without going through "
-    "session.auth (_no_credentials), so a .netrc login for the redirect target is sent to it"
-)
-
-
-@pytest.mark.parametrize(
-    "netrc",
-    [False, pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=NETRC_LEAK))],
-    ids=["no-netrc", "netrc-for-every-host"],
-)
+@pytest.mark.parametrize("netrc", [False, True], ids=["no-netrc", "netrc-for-every-host"])
 def test_no_host_but_the_api_ever_sees_a_credential_even_through_a_redirected_download(
     fauna: Any, bucket: str, dagruns: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, netrc: bool
 ) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
+import threading
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -19,6 +22,9 @@ from airflow_provider_fauna.transfers.download import (
     _file_session,
     url_expires_soon,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 
 def feed(check: GzipCheck, data: bytes, step: int = 4096) -> None:
@@ -119,13 +125,23 @@ def test_url_expiry_is_read_from_the_request_with_a_margin() -> None:
     assert not url_expires_soon(expiring(None, "next tuesday")), "unreadable expiry: same"
 
 
-def test_file_session_sends_no_credentials_not_even_from_netrc(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    netrc = tmp_path / ".netrc"
-    netrc.write_text("machine files.example.com login someone password secret\n")
-    netrc.chmod(0o600)
-    monkeypatch.setenv("NETRC", str(netrc))
+@pytest.fixture
+def netrc_logins(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Give ``requests`` a ``.netrc`` (through ``$NETRC``) with a login for each host named."""
+
+    def write(*hosts: str) -> None:
+        netrc = tmp_path / ".netrc"
+        netrc.write_text(
+            "".join(f"machine {h} login user-{i} password secret-{i}\n" for i, h in enumerate(hosts))
+        )
+        netrc.chmod(0o600)
+        monkeypatch.setenv("NETRC", str(netrc))
+
+    return write
+
+
+def test_file_session_sends_no_credentials_not_even_from_netrc(netrc_logins: Callable[..., None]) -> None:
+    netrc_logins("files.example.com")
     session = _file_session()
     url = "https://files.example.com/f.gz?X-Sig=abc"
 
@@ -137,3 +153,57 @@ def test_file_session_sends_no_credentials_not_even_from_netrc(
     assert from_netrc.headers["Accept-Encoding"] == "identity", "the gzip bytes, never decoded"
     control = requests.Session().prepare_request(requests.Request("GET", url))
     assert "Authorization" in control.headers, "a plain session would have sent the .netrc login"
+
+
+@contextlib.contextmanager
+def serving(host: str, answer: Any) -> Iterator[tuple[str, list[str | None]]]:
+    """A local HTTP server on ``host``; ``answer(handler)`` replies. Yields its URL and the
+    ``Authorization`` header of each request it saw."""
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            answer(self)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{host}:{server.server_port}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_file_session_sends_no_netrc_login_after_a_redirect_to_another_host_either(
+    netrc_logins: Callable[..., None],
+) -> None:
+    """``requests`` re-applies ``.netrc`` on each redirect (``Session.rebuild_auth``); this session does not."""
+    netrc_logins("localhost", "127.0.0.1")
+
+    def ok(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "2")
+        handler.end_headers()
+        handler.wfile.write(b"ok")
+
+    with serving("127.0.0.1", ok) as (target, target_saw):
+
+        def redirect(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(307)
+            handler.send_header("Location", target + handler.path)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+
+        with serving("localhost", redirect) as (origin, origin_saw):
+            url = f"{origin}/f.gz?X-Sig=abc"
+            answer = _file_session().get(url, timeout=10)
+            requests.get(url, timeout=10)  # the control: a plain session
+
+    assert answer.content == b"ok" and [r.status_code for r in answer.history] == [307]
+    assert origin_saw[0] is None and target_saw[0] is None, "no login on the first request nor the redirect"
+    assert origin_saw[1] is not None and target_saw[1] is not None, "a plain requests.get would send both"
+    assert _file_session().trust_env, "proxy settings from the environment still apply"
