@@ -120,19 +120,16 @@ def wait_or_defer(
     ``execute_complete`` (this function then does not return); otherwise it polls in place.
     Either way the deadline is the earlier of ``timeout`` and the task's ``execution_timeout``.
 
-    A wait costs one status call per ``poll_interval``. ``current``, the status the task has
-    just read, counts as the first: the next call comes a ``poll_interval`` later. When
-    ``current`` is the answer to a submission (``submitted``), the first status call comes
-    after :data:`FIRST_POLL_AFTER_SUBMIT` instead, then one per ``poll_interval``.
+    A wait costs one status call per ``poll_interval``. The task has just made one (its
+    answer is ``current``, or ``None`` when the API had a bad moment), which counts as the
+    first: the next comes a ``poll_interval`` later. When that call was the submission
+    (``submitted``), whose answer is always ``Pending``, the next comes after
+    :data:`FIRST_POLL_AFTER_SUBMIT` instead (or ``poll_interval``, if shorter).
     """
     if current is not None and current.is_terminal:
         return current
     deadline = wait_deadline(context, timeout, task.execution_timeout)
-    first_poll_at = None
-    if current is not None:
-        first_poll_at = time.time() + (
-            min(FIRST_POLL_AFTER_SUBMIT, poll_interval) if submitted else poll_interval
-        )
+    first_poll_at = time.time() + (min(FIRST_POLL_AFTER_SUBMIT, poll_interval) if submitted else poll_interval)
     if task.deferrable:
         task.defer(
             trigger=FaunaLogsTrigger(

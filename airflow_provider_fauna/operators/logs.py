@@ -93,7 +93,8 @@ class FaunaLogsRequestOperator(BaseOperator):
     :param wait_for_completion: also wait until the request is terminal, as the sensor would.
     :param deferrable: wait on the triggerer (with ``wait_for_completion``); defaults to
         ``[operators] default_deferrable``.
-    :param poll_interval: longest wait between two status calls, in seconds.
+    :param poll_interval: the wait between two status calls, in seconds (the first comes 1 s after
+        the submission).
     :param timeout: how long to wait for completion, in seconds (``None``: until
         ``execution_timeout``, if any).
     :param on_no_logs: ``"skip"`` (default), ``"succeed"`` or ``"fail"`` when the request ends

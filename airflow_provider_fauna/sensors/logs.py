@@ -45,7 +45,7 @@ class FaunaLogsSensor(BaseSensorOperator):
     :param on_no_logs: ``"skip"`` (default), ``"succeed"`` or ``"fail"`` for ``DoesNotExist``.
     :param deferrable: wait on the triggerer; defaults to ``[operators] default_deferrable``.
 
-    ``poke_interval`` is the longest wait between two status calls in every mode.
+    ``poke_interval`` is the wait between two status calls in every mode.
     """
 
     template_fields: Sequence[str] = ("request_id", "fauna_conn_id")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pendulum
@@ -162,3 +163,53 @@ async def test_restart_mid_poll_resumes_on_the_same_request(fauna_connection, em
         c.path == "/api/v1/logs" for c in emulator.calls if c.method == "POST"
     )
     assert len([c for c in emulator.calls if c.method == "POST"]) == 1
+
+
+async def test_logs_a_state_once_not_on_every_poll(fauna_connection, emulator, caplog):
+    emulator.completion_delay = 2.0
+    request_id = submit(fauna_connection)
+    trigger = FaunaLogsTrigger(request_id, fauna_connection, poll_interval=0.2)
+    trigger._log = logging.getLogger("test.fauna_trigger")  # stdlib, so caplog sees it on both lines
+    with caplog.at_level("INFO", logger="test.fauna_trigger"):
+        payload = await first_event(trigger)
+
+    assert payload["status"] == "terminal"
+    lines = [r.getMessage() for r in caplog.records if f"Fauna log request {request_id} is" in r.getMessage()]
+    assert len(status_calls(emulator, request_id)) >= 8, "too few polls to show anything"
+    assert lines, "the trigger never said what state the request was in"
+    assert sorted(lines) == sorted(set(lines)), f"a state was logged more than once: {lines}"
+
+
+async def test_a_deadline_before_the_first_poll_still_gets_its_last_check(fauna_connection, emulator):
+    emulator.completion_delay = 60
+    request_id = submit(fauna_connection)
+    started = time.time()
+    trigger = FaunaLogsTrigger(
+        request_id, fauna_connection, end_time=started + 0.8, poll_interval=30.0, first_poll_at=started + 30
+    )
+    payload = await first_event(trigger, limit=10.0)
+
+    assert payload["status"] == "timeout"
+    (last,) = status_calls(emulator, request_id)
+    assert started + 0.8 - 0.05 <= last.time < started + 5, "the one check was not made at the deadline"
+
+
+def test_the_blocking_wait_keeps_the_same_schedule(fauna_connection, emulator):
+    from airflow_provider_fauna.waiting import poll_until_terminal
+
+    emulator.completion_delay = 1.5
+    request_id = submit(fauna_connection)
+    first_poll_at = time.time() + 0.7
+    request = poll_until_terminal(
+        FaunaAccountHook(fauna_connection),
+        request_id,
+        poll_interval=0.5,
+        deadline=None,
+        log=logging.getLogger("test.blocking_wait"),
+        first_poll_at=first_poll_at,
+    )
+
+    assert request.state == "Complete"
+    calls = status_calls(emulator, request_id)
+    assert calls[0].time >= first_poll_at - 0.02, "the blocking wait asked before first_poll_at"
+    assert min(gaps(calls), default=0.5) >= 0.5 - 0.02, f"polls closer than poll_interval: {gaps(calls)}"
