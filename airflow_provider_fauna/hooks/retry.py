@@ -36,6 +36,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - now).total_seconds())
 
 
+#: One generator for every policy (a triggerer builds a policy per trigger run), drawing from
+#: the OS: a task that calls ``random.seed()`` cannot put every worker's retries in step.
+_JITTER = random.SystemRandom()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Capped exponential backoff with jitter (half to all of each delay), honouring ``Retry-After``.
@@ -86,7 +91,5 @@ class RetryPolicy:
             return min(retry_after, self.backoff_max)
         raw = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         if self.jitter:
-            # The module's shared generator: seeded once per process from the OS, and cheaper
-            # than a generator per policy (a triggerer builds one policy per trigger run).
-            return random.uniform(raw / 2, raw)
+            return _JITTER.uniform(raw / 2, raw)
         return raw
