@@ -7,12 +7,12 @@ but continues it with ``Range: bytes=N-`` from the byte where it stopped, asking
 API for a new URL when the old one has expired or is refused (401/403).
 
 Nothing downstream should land bytes that are not the file: every byte is counted and
-hashed (MD5, SHA-256) on its way through, and at the end the count must equal the size the
-server announced (``Content-Length`` / ``Content-Range``), the MD5 must equal the ``ETag``
-when that is a plain MD5 (and ``x-goog-hash``'s md5 when the store sends one), and the gzip
-stream must decompress to its end with a valid CRC. A failure raises
-:class:`FaunaVerificationError` *before* the iteration ends, so the consumer never finalizes
-an upload of bad bytes.
+hashed (MD5, SHA-256) on its way through, and at the end the count must equal the size
+the server announced (``Content-Length`` / ``Content-Range``), the MD5 must equal the ``ETag``
+when that is a plain MD5 (and ``x-goog-hash``'s md5 when the store sends one), and, when no
+such MD5 proves the bytes (or ``verify_gzip=True`` asks for it anyway), the gzip stream must
+decompress to its end with a valid CRC. A failure raises :class:`FaunaVerificationError`
+*before* the iteration ends, so the consumer never finalizes an upload of bad bytes.
 
 The presigned URL is a bearer credential. It travels on a session of its own that never
 carries the account key nor any other credential (``.netrc`` logins included, also after a
@@ -69,6 +69,10 @@ MAX_TOTAL_RESUMES = 100
 #: Progress goes to the task log at most this often, or at each further tenth of the file.
 PROGRESS_SECONDS = 10.0
 PROGRESS_FRACTION = 0.1
+#: ``verify_gzip="auto"``: decompress only when the file server sends no MD5 of the file.
+AUTO = "auto"
+#: Server-side encryption whose ETag is not the MD5 of the content (S3's KMS modes).
+KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
 
 _PLAIN_MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
@@ -82,6 +86,16 @@ class FaunaVerificationError(FaunaTransferError):
     """The bytes read (or stored) are not the log file: truncated, corrupt, or changed meanwhile."""
 
 
+def check_verify_gzip(value: Any) -> bool | str:
+    """``verify_gzip`` is ``True``, ``False`` or ``"auto"``; refuse anything else, naming the field."""
+    if isinstance(value, bool) or value == AUTO:
+        return value
+    raise FaunaValidationError(
+        f"verify_gzip={value!r} must be True (always decompress to check the gzip stream), False "
+        f"(never) or {AUTO!r} (only when the file server sends no MD5 of the file; the default)."
+    )
+
+
 @dataclass(frozen=True)
 class DownloadStats:
     """What was read: the size and digests of the file, and how much trouble it took."""
@@ -92,6 +106,8 @@ class DownloadStats:
     resumes: int
     url_refreshes: int
     seconds: float
+    #: Whether the gzip stream was decompressed to its end (``verify_gzip``).
+    gzip_checked: bool
 
     @property
     def md5_b64(self) -> str:
@@ -194,20 +210,23 @@ class GzipCheck:
 
 
 class StreamChecks:
-    """MD5, SHA-256 and the gzip check of the bytes read, on a helper thread.
+    """MD5, SHA-256 and (if asked for) the gzip check of the bytes read, on a helper thread.
 
-    Decompressing for the gzip check costs more CPU than anything else in a copy (about
-    50 MiB/s of gzip on one core); zlib and hashlib release the GIL, so on a thread of its
-    own it overlaps with the network instead of slowing it. The queue is bounded, so memory
-    stays at ``depth`` chunks. An error found on the thread is raised by the next
-    :meth:`update` or by :meth:`finish`, so always before the download ends.
+    The MD5 is compared with the file server's ETag (the proof that the bytes are the file);
+    the SHA-256 is the file's fingerprint in the task's summary. Decompressing for the gzip check costs more CPU than all of them
+    together (about 10 s per GiB here), so it runs only when asked (:meth:`check_gzip`).
+    hashlib and zlib release the GIL, so on a thread of their own they overlap with the
+    network instead of slowing it. The queue is bounded, so memory stays at ``depth``
+    chunks. An error found on the thread is raised by the next :meth:`update` or by
+    :meth:`finish`, so always before the download ends.
     """
 
-    def __init__(self, request_id: str, *, verify_gzip: bool, depth: int = 8) -> None:
+    def __init__(self, request_id: str, *, depth: int = 8) -> None:
         self.request_id = request_id
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.sha256 = hashlib.sha256()
-        self.gzip = GzipCheck() if verify_gzip else None
+        self.gzip: GzipCheck | None = None
+        self._queued = 0
         self._seen = 0
         self._error: BaseException | None = None
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
@@ -235,9 +254,16 @@ class StreamChecks:
         if self._error is not None:
             raise self._error
 
+    def check_gzip(self) -> None:
+        """Decompress the stream as well; call it before the first chunk is queued."""
+        if self._queued:
+            raise RuntimeError("the gzip check must start at the first byte")
+        self.gzip = GzipCheck()
+
     def update(self, chunk: bytes) -> None:
         """Queue the next bytes (blocks while the thread is ``depth`` chunks behind)."""
         self._raise()
+        self._queued += len(chunk)
         self._queue.put(chunk)
 
     def finish(self) -> None:
@@ -319,7 +345,9 @@ class LogFileDownload:
     :param log: the task's logger, for progress and resumes.
     :param read_size: bytes per read from the HTTP stream.
     :param max_resumes: failures in a row without progress before giving up.
-    :param verify_gzip: also decompress on the fly (output discarded) to check the gzip CRC.
+    :param verify_gzip: also decompress on the fly (output discarded) to check the gzip CRC:
+        ``True`` always, ``False`` never, ``"auto"`` (the default) only when the file server
+        sends no MD5 of the file, decided at the headers of the first answer.
     """
 
     backoff_base = 0.5
@@ -333,7 +361,7 @@ class LogFileDownload:
         log: TaskLogger,
         read_size: int = DEFAULT_READ_SIZE,
         max_resumes: int = DEFAULT_MAX_RESUMES,
-        verify_gzip: bool = True,
+        verify_gzip: bool | str = AUTO,
         session: requests.Session | None = None,
     ) -> None:
         if not request.is_complete or not request.presigned_url:
@@ -343,7 +371,7 @@ class LogFileDownload:
         self.log = log
         self.read_size = read_size
         self.max_resumes = max_resumes
-        self.verify_gzip = verify_gzip
+        self.verify_gzip = check_verify_gzip(verify_gzip)
         self.session = session or _file_session()
         self.stats: DownloadStats | None = None
         self.progress = Progress(log, f"Copying the log file of request {request.request_id}")
@@ -352,6 +380,8 @@ class LogFileDownload:
         self._offset = 0
         self._total: int | None = None
         self._etag: str | None = None
+        self._etag_md5: str | None = None
+        self._checks_chosen = False
         self._goog_md5: str | None = None
         self._checks: StreamChecks | None = None
         self._resumes = 0
@@ -407,7 +437,9 @@ class LogFileDownload:
 
     # ------------------------------------------------------------------ reading
     def __iter__(self) -> Iterator[bytes]:
-        self._checks = StreamChecks(self.request.request_id, verify_gzip=self.verify_gzip)
+        self._checks = StreamChecks(self.request.request_id)
+        if self.verify_gzip is True:
+            self._checks.check_gzip()
         try:
             yield from self._read_all()
         finally:
@@ -454,6 +486,7 @@ class LogFileDownload:
             resumes=self._resumes,
             url_refreshes=self._refreshes,
             seconds=time.monotonic() - started,
+            gzip_checked=self._checks.gzip is not None,
         )
 
     def _failed(self) -> None:
@@ -524,6 +557,8 @@ class LogFileDownload:
                 f"{self.safe_url}: the file server answered {status}."
             )
         self._check_identity(response.headers)
+        if self._offset == 0 and not self._checks_chosen:
+            self._choose_checks()
         if status == 206:
             match = _CONTENT_RANGE.match(response.headers.get("Content-Range", "").strip())
             if not match or int(match.group(1)) != self._offset:
@@ -553,7 +588,11 @@ class LogFileDownload:
         self.progress.total = total
 
     def _check_identity(self, headers: Any) -> None:
-        """Refuse to splice two different files: the ETag must not change between reads."""
+        """Refuse to splice two different files (the ETag must not change between reads); note its MD5s.
+
+        S3's ETag of an object uploaded whole is the MD5 of its bytes, unless KMS or a
+        customer key encrypted it; a multipart ETag (``"...-N"``) is not one either.
+        """
         etag = headers.get("ETag")
         if etag is not None:
             if self._etag is not None and etag != self._etag:
@@ -561,10 +600,49 @@ class LogFileDownload:
                     f"the log file changed between reads (ETag {self._etag} then {etag})"
                 )
             self._etag = etag
+            plain = _PLAIN_MD5_ETAG.match(etag)
+            encrypted = headers.get("x-amz-server-side-encryption") in KMS_ENCRYPTION or headers.get(
+                "x-amz-server-side-encryption-customer-algorithm"
+            )
+            if plain and not encrypted:
+                self._etag_md5 = plain.group(1).lower()
         for part in (headers.get("x-goog-hash") or "").split(","):
             name, _, value = part.strip().partition("=")
             if name == "md5" and value:
                 self._goog_md5 = value
+
+    def _choose_checks(self) -> None:
+        """At the first answer's headers: with ``verify_gzip="auto"``, decompress only if no MD5 proves the bytes.
+
+        A whole-file MD5 equal to the MD5 the file server gives proves every byte is the
+        file, for about a seventh of the CPU of decompressing it. Without one (no ETag, a
+        multipart or KMS ETag), decompressing to a valid gzip end is what proves it.
+        """
+        assert self._checks is not None
+        self._checks_chosen = True
+        proof = "ETag" if self._etag_md5 else "x-goog-hash md5" if self._goog_md5 else None
+        if self.verify_gzip != AUTO or self._checks.gzip is not None:
+            if proof is None and self.verify_gzip is False:
+                self.log.warning(
+                    "The file server sends no MD5 of the log file of request %s and verify_gzip=False: "
+                    "only its size is checked.",
+                    self.request.request_id,
+                )
+            return
+        if proof is None:
+            self.log.info(
+                "The file server sends no MD5 of the log file of request %s: decompressing it on the "
+                "way to prove it whole (verify_gzip='auto').",
+                self.request.request_id,
+            )
+            self._checks.check_gzip()
+        else:
+            self.log.info(
+                "The file server sends the MD5 of the log file of request %s (%s): the bytes are "
+                "proven by it, without decompressing (verify_gzip='auto').",
+                self.request.request_id,
+                proof,
+            )
 
     def _verify(self) -> None:
         """The end-of-file checks: size, MD5 against the ETag / x-goog-hash, gzip integrity."""
@@ -577,8 +655,7 @@ class LogFileDownload:
                 f"Read {self._offset} bytes of the log file of request {rid}, but the server announced "
                 f"{self._total}. Nothing was stored."
             )
-        plain = _PLAIN_MD5_ETAG.match(self._etag or "")
-        if plain and plain.group(1).lower() != md5.hexdigest():
+        if self._etag_md5 and self._etag_md5 != md5.hexdigest():
             raise FaunaVerificationError(
                 f"The log file of request {rid} is corrupt: its MD5 {md5.hexdigest()} differs from "
                 f"the ETag {self._etag} the server gave. Nothing was stored."

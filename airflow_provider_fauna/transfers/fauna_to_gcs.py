@@ -75,11 +75,11 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
     The file goes from the presigned URL to GCS through a resumable upload session in chunks
     of ``chunk_size`` bytes, so memory stays at about one chunk however large the file. The
     session is finalized (the object appears) only with the last chunk, sent after the whole
-    file was read and verified (size, MD5 against the ETag, gzip CRC); the stored object's
-    size, MD5 and CRC32C are then compared with what was sent, or the object is deleted. Any
-    failure cancels the session, so no object is left behind. Without ``replace`` the upload
-    carries ``ifGenerationMatch=0``, so an object written meanwhile by someone else is not
-    overwritten either.
+    file was read and verified (size, MD5 against the ETag, or the gzip CRC when nothing else
+    proves it: see ``verify_gzip``); the stored object's size, MD5 and CRC32C are then
+    compared with what was sent, or the object is deleted. Any failure cancels the session, so
+    no object is left behind. Without ``replace`` the upload carries ``ifGenerationMatch=0``,
+    so an object written meanwhile by someone else is not overwritten either.
 
     The object gets content type ``application/gzip`` and *no* ``contentEncoding``: with
     ``contentEncoding: gzip`` GCS would apply decompressive transcoding and serve the

@@ -7,6 +7,7 @@ to is real: the hook, the emulator's presigned URL, the store. Every test runs o
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -190,20 +191,85 @@ def test_truncated_body_without_resumes_fails_and_leaves_nothing(
     assert_nothing_left(store)
 
 
-@pytest.mark.parametrize("verify_gzip", [True, False], ids=["gzip-check", "md5-only"])
+@pytest.fixture
+def no_etag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file server sends no ETag (as a server that does not know the file's MD5 would)."""
+    from airflow_provider_fauna.transfers import download
+
+    make_session = download._file_session
+
+    def without_etag(response: Any, *args: Any, **kwargs: Any) -> Any:
+        response.headers.pop("ETag", None)
+        return response
+
+    def session() -> Any:
+        made = make_session()
+        made.hooks["response"].append(without_etag)
+        return made
+
+    monkeypatch.setattr(download, "_file_session", session)
+
+
+#: verify_gzip, whether the server sends its MD5 ETag, what catches a corrupt body.
+CORRUPT_CASES = [
+    pytest.param("auto", True, "differs from the ETag", id="auto-md5-proves"),
+    pytest.param("auto", False, "not a valid gzip stream", id="auto-no-etag-decompresses"),
+    pytest.param(True, True, "not a valid gzip stream", id="always-decompress"),
+    pytest.param(True, False, "not a valid gzip stream", id="always-decompress-no-etag"),
+    pytest.param(False, True, "differs from the ETag", id="never-decompress-md5"),
+]
+
+
+@pytest.mark.parametrize(("verify_gzip", "etag", "caught_by"), CORRUPT_CASES)
 def test_corrupt_body_fails_the_attempt_and_leaves_nothing(
-    fauna: Any, store: Store, task_context: dict[str, Any], verify_gzip: bool
+    fauna: Any,
+    store: Store,
+    task_context: dict[str, Any],
+    request: pytest.FixtureRequest,
+    verify_gzip: Any,
+    etag: bool,
+    caught_by: str,
 ) -> None:
-    request = complete_request()
+    if not etag:
+        request.getfixturevalue("no_etag")
+    log_request = complete_request()
     fauna.faults = FaultConfig(download_corrupt=True)
 
     with pytest.raises(FaunaVerificationError, match="Nothing was stored") as failure:
-        run(store, task_context, request.request_id, verify_gzip=verify_gzip)
+        run(store, task_context, log_request.request_id, verify_gzip=verify_gzip)
 
+    assert caught_by in str(failure.value)
     assert_nothing_left(store)
-    if not verify_gzip:
-        assert "ETag" in str(failure.value), "without the gzip check the MD5 still catches it"
     assert_no_secret_in(str(failure.value), fauna)
+
+
+@pytest.mark.parametrize(
+    ("verify_gzip", "etag", "decompressed"),
+    [("auto", True, False), ("auto", False, True), (True, True, True), (False, False, False)],
+    ids=["auto-md5-proves", "auto-no-etag-decompresses", "always", "never"],
+)
+def test_the_gzip_stream_is_decompressed_only_when_no_md5_proves_the_bytes(
+    fauna: Any,
+    s3_bucket: str,
+    task_context: dict[str, Any],
+    request: pytest.FixtureRequest,
+    verify_gzip: Any,
+    etag: bool,
+    decompressed: bool,
+) -> None:
+    if not etag:
+        request.getfixturevalue("no_etag")
+    store = S3Store(s3_bucket)
+    log_request = complete_request()
+    expected = fauna.file_bytes(log_request.request_id)
+
+    run(store, task_context, log_request.request_id, verify_gzip=verify_gzip)
+
+    assert store.get(DEFAULT_KEY).data == expected
+    summary = task_context["ti"].xcoms[TRANSFER_XCOM_KEY]
+    assert summary["gzip_checked"] is decompressed
+    assert summary["md5"] == hashlib.md5(expected).hexdigest()
+    assert summary["sha256"] == hashlib.sha256(expected).hexdigest()
 
 
 # --------------------------------------------------------------------------------- the upload

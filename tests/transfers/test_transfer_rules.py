@@ -55,6 +55,8 @@ def gcs(**kwargs: Any) -> FaunaLogsToGCSOperator:
         (lambda: s3(timeout=-5), "timeout"),
         (lambda: s3(max_resumes=-1), "max_resumes"),
         (lambda: s3(content_type=""), "content_type"),
+        (lambda: s3(verify_gzip="yes"), "verify_gzip"),
+        (lambda: gcs(verify_gzip=None), "verify_gzip"),
         (lambda: s3(request_id="123", database="us-std/ECommerce"), "request_id"),
         (lambda: s3(request_id=None), "request_id"),
         (lambda: gcs(request_id=None, database=None, region_group=None), "request_id"),
