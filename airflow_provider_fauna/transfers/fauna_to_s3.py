@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,14 +25,16 @@ from airflow_provider_fauna.transfers.base import (
     is_templated,
     require_provider,
 )
-from airflow_provider_fauna.transfers.download import FaunaVerificationError, MiB
+from airflow_provider_fauna.transfers.download import KMS_ENCRYPTION, FaunaVerificationError, MiB
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_fauna.transfers.download import LogFileDownload
+    from airflow_provider_fauna.log_requests import LogRequest
+    from airflow_provider_fauna.transfers.download import DownloadStats, LogFileDownload
 
 #: Bytes per uploaded part. S3 needs at least 5 MiB for every part but the last, and allows
 #: 10,000 parts: 8 MiB parts carry files up to 78 GiB.
@@ -44,8 +47,6 @@ DEFAULT_UPLOAD_CONCURRENCY = 2
 MAX_UPLOAD_CONCURRENCY = 16
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-#: Encryption whose ETag is not the MD5 of the content; its ETags are not compared.
-_KMS = ("aws:kms", "aws:kms:dsse")
 
 
 def validate_s3_bucket(bucket: Any) -> str:
@@ -64,53 +65,70 @@ def validate_s3_bucket(bucket: Any) -> str:
     return bucket
 
 
+def _b64_crc32(crc: int) -> str:
+    """A CRC-32 as S3 spells it (``x-amz-checksum-crc32``): four big-endian bytes, base64."""
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
+
+
 @dataclass(frozen=True)
 class _Part:
-    """One uploaded part: its entry for ``complete_multipart_upload`` and its digests."""
+    """One uploaded part: its entry for ``complete_multipart_upload``, its CRC-32, and its MD5 if needed.
+
+    The MD5 is taken only for a store that does not acknowledge the part's checksum: then the
+    multipart ETag (the MD5 of the parts' MD5s) is the check of the completed object.
+    """
 
     entry: dict[str, Any]
-    md5: bytes
-    sha256: bytes
+    crc32: int
+    md5: bytes | None
 
 
 @dataclass
 class _Parts:
-    """What S3 is told at completion, and what it should answer: per-part ETags and checksums."""
+    """What S3 is told at completion, and what it should answer: per-part checksums (and MD5s)."""
 
     entries: list[dict[str, Any]]
-    md5s: list[bytes]
-    sha256s: list[bytes]
+    crc32s: list[int]
+    md5s: list[bytes | None]
 
     def add(self, part: _Part) -> None:
         """Record a finished part (parts are added in part-number order)."""
         self.entries.append(part.entry)
+        self.crc32s.append(part.crc32)
         self.md5s.append(part.md5)
-        self.sha256s.append(part.sha256)
 
     @property
-    def expected_etag(self) -> str:
-        """A multipart object's ETag: MD5 of the parts' MD5s, then ``-N``."""
-        return f'"{hashlib.md5(b"".join(self.md5s), usedforsecurity=False).hexdigest()}-{len(self.md5s)}"'
+    def expected_etag(self) -> str | None:
+        """A multipart object's ETag: MD5 of the parts' MD5s, then ``-N`` (``None``: MD5s not taken)."""
+        md5s = [md5 for md5 in self.md5s if md5 is not None]
+        if len(md5s) != len(self.md5s):
+            return None
+        return f'"{hashlib.md5(b"".join(md5s), usedforsecurity=False).hexdigest()}-{len(md5s)}"'
 
     @property
-    def expected_sha256(self) -> str:
-        """A multipart object's composite SHA-256: SHA-256 of the parts' SHA-256s, base64."""
-        return base64.b64encode(hashlib.sha256(b"".join(self.sha256s)).digest()).decode()
+    def expected_crc32(self) -> str:
+        """A multipart object's composite CRC-32: the CRC-32 of the parts' CRC-32s, base64.
+
+        S3 spells it with ``-N`` (the number of parts) after it in some answers, not in others.
+        """
+        return _b64_crc32(zlib.crc32(b"".join(crc.to_bytes(4, "big") for crc in self.crc32s)))
 
 
 class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
     """Stream a Fauna query-log export into S3, as ``s3://{s3_bucket}/{s3_key}``.
 
-    The file goes from the presigned URL to S3 in parts of ``part_size`` bytes (multipart
-    upload, ``ChecksumAlgorithm=SHA256`` with each part's SHA-256 sent for S3 to check), so
-    memory stays at a few parts however large the file. The upload is completed only after
-    the whole file was read and verified (size, MD5 against the ETag, gzip CRC); S3's answer
-    is then checked as well: the multipart ETag, the composite SHA-256 and the stored size
-    must be what was sent, or the object is deleted. Any failure aborts the multipart upload,
-    so neither an object nor an open upload is left behind; and since a killed try can abort
-    nothing, each copy first aborts the uploads earlier tries left open on its key. Without ``replace`` the upload is
-    also completed with ``If-None-Match: *``, so an object written meanwhile by someone else
-    is not overwritten either.
+    The file goes from the presigned URL to S3 in parts of ``part_size`` bytes (a multipart
+    upload with ``ChecksumAlgorithm=CRC32``, as ``boto3`` uploads by default: each part's
+    CRC-32 is sent for S3 to check), so memory stays at a few parts however large the file.
+    The upload is completed only after the whole file was read and verified (size, MD5
+    against the ETag, or the gzip CRC when nothing else proves it), with the file's size for
+    S3 to check. S3's answer is then checked as well: the stored size and the composite
+    CRC-32 of the parts (or, from a store that acknowledges no checksums, the multipart ETag)
+    must be what was sent, or the object is deleted. Any failure aborts the multipart upload, so neither an object nor an open upload
+    is left behind; and since a killed try can abort nothing, each copy first aborts the
+    uploads earlier tries left open on its key. Without ``replace`` the upload is also
+    completed with ``If-None-Match: *``, so an object written meanwhile by someone else is
+    not overwritten either.
 
     Returns ``s3://bucket/key``. To schedule on the file, declare it as an outlet, e.g.
     ``outlets=[Asset("s3://my-bucket/fauna/query/us-std/ECommerce/")]`` or a key rendered
@@ -179,6 +197,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
                 f"{MAX_UPLOAD_CONCURRENCY} (parts uploaded at once)."
             )
         self.upload_concurrency = upload_concurrency
+        self._try_hook: S3Hook | None = None
         require_provider("airflow.providers.amazon.aws.hooks.s3", "amazon", type(self).__name__)
         if not is_templated(s3_bucket):
             validate_s3_bucket(s3_bucket)
@@ -205,10 +224,26 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         module = require_provider("airflow.providers.amazon.aws.hooks.s3", "amazon", type(self).__name__)
         return module.S3Hook(aws_conn_id=self.aws_conn_id)
 
+    def transfer(self, context: Context, request: LogRequest) -> str | None:
+        """Copy with one ``S3Hook`` (and so one boto3 client) for the whole try.
+
+        Each new hook builds a new botocore session and client: 0.1 to 0.2 s of CPU (loading
+        the service model, Airflow's user-agent lookup), as much as copying 10 to 20 MiB.
+        The check of the key and the copy share one instead of making one each.
+        """
+        self._try_hook = self.s3_hook
+        try:
+            return super().transfer(context, request)
+        finally:
+            self._try_hook = None
+
+    def _hook(self) -> S3Hook:
+        return self._try_hook or self.s3_hook
+
     # ------------------------------------------------------------------ S3
     def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
         """``head_object``: 404 means free; 403 and others are raised as they are."""
-        head = self.s3_hook.head_object(destination.key, destination.bucket)
+        head = self._hook().head_object(destination.key, destination.bucket)
         return None if head is None else dict(head.get("Metadata") or {})
 
     def upload_args(self, hook: S3Hook, metadata: dict[str, str]) -> dict[str, Any]:
@@ -227,14 +262,18 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
 
         Parts go up on ``upload_concurrency`` threads while the next part is read, so the copy
         runs at the pace of the slower side rather than of both in turn; at most that many
-        parts are in flight, which bounds memory.
+        parts are in flight, which bounds memory. A part is the join of the chunks read (one
+        copy of the bytes), and its CRC-32 is taken on the part's thread.
         """
-        hook = self.s3_hook
+        hook = self._hook()
         client = hook.get_conn()
         bucket, key = destination.bucket, destination.key
         self._abort_orphaned_uploads(client, destination)
         upload_id = client.create_multipart_upload(
-            Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **self.upload_args(hook, metadata)
+            Bucket=bucket,
+            Key=key,
+            ChecksumAlgorithm="CRC32",
+            **self.upload_args(hook, metadata),
         )["UploadId"]
 
         def abort() -> None:
@@ -256,20 +295,25 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
                 parts.add(in_flight.popleft().result())
 
         try:
-            buffer = bytearray()
+            chunks: list[bytes] = []
+            pending = 0
             for chunk in download:
-                buffer += chunk
-                while len(buffer) >= self.part_size:
-                    body = bytes(buffer[: self.part_size])
-                    del buffer[: self.part_size]
-                    send(body)
-            if buffer or not (parts.entries or in_flight):
-                send(bytes(buffer))
-            del buffer
+                chunks.append(chunk)
+                pending += len(chunk)
+                while pending >= self.part_size:
+                    data = b"".join(chunks)
+                    rest = data[self.part_size :]
+                    send(data[: self.part_size])  # the very object when the part is the whole join
+                    chunks, pending = ([rest] if rest else []), len(rest)
+            if pending or not (parts.entries or in_flight):
+                send(b"".join(chunks))
+            del chunks
             while in_flight:
                 parts.add(in_flight.popleft().result())
-            answer = self._complete(client, destination, upload_id, parts)
-            self._confirm(client, destination, parts, answer, download, metadata)
+            stats = download.stats
+            assert stats is not None  # the download ended, so it was verified
+            answer = self._complete(client, destination, upload_id, parts, stats)
+            self._confirm(client, destination, parts, answer, stats, metadata)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             self._clean_up(client, destination, upload_id, metadata)
@@ -329,31 +373,38 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
     def _send_part(
         self, client: Any, destination: Destination, upload_id: str, number: int, body: bytes
     ) -> _Part:
-        """Upload one part (on a pool thread) and return what completion and confirmation need."""
-        sha256 = hashlib.sha256(body).digest()
-        answer = self.upload_part(client, destination, upload_id, number, body, sha256)
+        """Upload one part (on a pool thread) and return what completion and confirmation need.
+
+        botocore takes the part's CRC-32 we pass instead of computing its own, so it is taken
+        once. A store that answers without the checksum did not check it: then the part's MD5
+        is taken too, for the multipart ETag.
+        """
+        crc32 = zlib.crc32(body)
+        answer = self.upload_part(client, destination, upload_id, number, body, crc32)
         entry = {"PartNumber": number, "ETag": answer["ETag"]}
-        if answer.get("ChecksumSHA256"):
-            entry["ChecksumSHA256"] = answer["ChecksumSHA256"]
-        return _Part(entry, hashlib.md5(body, usedforsecurity=False).digest(), sha256)
+        if answer.get("ChecksumCRC32"):
+            entry["ChecksumCRC32"] = answer["ChecksumCRC32"]
+            return _Part(entry, crc32, None)
+        return _Part(entry, crc32, hashlib.md5(body, usedforsecurity=False).digest())
 
     def upload_part(
-        self, client: Any, destination: Destination, upload_id: str, number: int, body: bytes, sha256: bytes
+        self, client: Any, destination: Destination, upload_id: str, number: int, body: bytes, crc32: int
     ) -> dict[str, Any]:
-        """Upload one part with its SHA-256, which S3 checks against what it received."""
+        """Upload one part with its CRC-32, which S3 checks against what it received."""
         return client.upload_part(
             Bucket=destination.bucket,
             Key=destination.key,
             UploadId=upload_id,
             PartNumber=number,
             Body=body,
-            ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=base64.b64encode(sha256).decode(),
+            ChecksumAlgorithm="CRC32",
+            ChecksumCRC32=_b64_crc32(crc32),
         )
 
     def _complete(
-        self, client: Any, destination: Destination, upload_id: str, parts: _Parts
+        self, client: Any, destination: Destination, upload_id: str, parts: _Parts, stats: DownloadStats
     ) -> dict[str, Any]:
+        """Complete the upload, giving S3 the file's size to check the object against."""
         from botocore.exceptions import ClientError
 
         kwargs: dict[str, Any] = {
@@ -361,6 +412,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
             "Key": destination.key,
             "UploadId": upload_id,
             "MultipartUpload": {"Parts": parts.entries},
+            "MpuObjectSize": stats.size,
         }
         if self.replace:
             return client.complete_multipart_upload(**kwargs)
@@ -384,26 +436,40 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         destination: Destination,
         parts: _Parts,
         answer: dict[str, Any],
-        download: LogFileDownload,
+        stats: DownloadStats,
         metadata: dict[str, str],
     ) -> None:
-        """Check what S3 says it stored against what was sent; raise (and so delete) on a mismatch."""
-        stats = download.stats
-        assert stats is not None
+        """Check what S3 says it stored against what was sent; raise (and so delete) on a mismatch.
+
+        The object's composite CRC-32 (S3's CRC-32 of the parts' CRC-32s) proves the parts
+        it assembled are the ones sent, in order; from a store that acknowledged no part
+        checksums, the multipart ETag (MD5 of the parts' MD5s) does. An object that can be
+        checked against neither is not kept.
+        """
         head = client.head_object(Bucket=destination.bucket, Key=destination.key, ChecksumMode="ENABLED")
         problems = []
         if head.get("ContentLength") != stats.size:
             problems.append(f"size {head.get('ContentLength')} instead of {stats.size}")
         if (head.get("Metadata") or {}).get("fauna-attempt") != metadata["fauna-attempt"]:
             problems.append("it was written by another attempt")
-        etag = answer.get("ETag") or head.get("ETag")
-        if head.get("ServerSideEncryption") not in _KMS and etag and etag != parts.expected_etag:
-            problems.append(f"ETag {etag} instead of {parts.expected_etag}")
+        checked = False
         for source in (answer, head):
-            checksum = (source.get("ChecksumSHA256") or "").split("-", 1)[0]
-            if checksum and checksum != parts.expected_sha256:
-                problems.append(f"composite SHA-256 {checksum} instead of {parts.expected_sha256}")
-                break
+            checksum, _, count = (source.get("ChecksumCRC32") or "").partition("-")
+            if checksum:
+                checked = True
+                if checksum != parts.expected_crc32 or count not in ("", str(len(parts.crc32s))):
+                    problems.append(
+                        f"composite CRC-32 {source['ChecksumCRC32']} instead of "
+                        f"{parts.expected_crc32}-{len(parts.crc32s)}"
+                    )
+                    break
+        etag, expected_etag = answer.get("ETag") or head.get("ETag"), parts.expected_etag
+        if expected_etag and etag and head.get("ServerSideEncryption") not in KMS_ENCRYPTION:
+            checked = True
+            if etag != expected_etag:
+                problems.append(f"ETag {etag} instead of {expected_etag}")
+        if not checked:
+            problems.append("it reports no checksum of its content to check it against")
         if problems:
             raise FaunaVerificationError(
                 f"S3 reports a different object at {destination.uri} than was sent: {'; '.join(problems)}. "

@@ -7,8 +7,10 @@ to is real: the hook, the emulator's presigned URL, the store. Every test runs o
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
+import zlib
 from typing import Any
 
 import pytest
@@ -508,12 +510,12 @@ def test_s3_encryption_and_acl_are_applied_as_s3hook_does(
     assert any(g["Permission"] == "FULL_CONTROL" for g in grants)
 
 
-class S3MisreportingParts(FaunaLogsToS3Operator):
-    """Remembers a wrong MD5 for each part, so S3's ETag of the completed object disagrees."""
+class S3Miscounting(FaunaLogsToS3Operator):
+    """Remembers a wrong CRC-32 for each part, so S3's composite CRC-32 of the object disagrees."""
 
     def _send_part(self, *args: Any) -> Any:
         part = super()._send_part(*args)
-        return type(part)(part.entry, b"\0" * 16, part.sha256)
+        return dataclasses.replace(part, crc32=zlib.crc32(b"other bytes"))
 
 
 class GCSMiscounting(FaunaLogsToGCSOperator):
@@ -529,9 +531,73 @@ def test_object_the_store_reports_differently_is_deleted(
     fauna: Any, store: Store, task_context: dict[str, Any]
 ) -> None:
     request = complete_request()
-    tampering = S3MisreportingParts if isinstance(store, S3Store) else GCSMiscounting
+    tampering = S3Miscounting if isinstance(store, S3Store) else GCSMiscounting
 
     with pytest.raises(FaunaVerificationError, match="It was deleted"):
         run(store, task_context, request.request_id, operator_class=tampering)
 
+    assert_nothing_left(store)
+
+
+class S3WithoutChecksums(FaunaLogsToS3Operator):
+    """A store that acknowledges no checksums: no CRC-32 in any answer, as from a store without them."""
+
+    hide_etag = False
+
+    @property
+    def s3_hook(self) -> Any:
+        hook = super().s3_hook
+        events = hook.get_conn().meta.events
+        for operation in ("UploadPart", "CompleteMultipartUpload", "HeadObject"):
+            events.register(f"after-call.s3.{operation}", self._hide)
+        return hook
+
+    def _hide(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        for name in [name for name in parsed if name.startswith("Checksum")]:
+            del parsed[name]
+        if self.hide_etag and model.name != "UploadPart":
+            parsed.pop("ETag", None)
+
+
+class S3WithoutChecksumsMiscounting(S3WithoutChecksums):
+    """Remembers a wrong MD5 for each part, so the multipart ETag disagrees."""
+
+    def _send_part(self, *args: Any) -> Any:
+        part = super()._send_part(*args)
+        return dataclasses.replace(part, md5=b"\0" * 16)
+
+
+class S3ReportingNothing(S3WithoutChecksums):
+    """Neither a checksum nor an ETag of the object: nothing to check it against."""
+
+    hide_etag = True
+
+
+def test_a_store_without_checksums_is_checked_by_the_multipart_etag(
+    fauna: Any, s3_bucket: str, task_context: dict[str, Any]
+) -> None:
+    store = S3Store(s3_bucket)
+    request = complete_request()
+
+    run(store, task_context, request.request_id, operator_class=S3WithoutChecksums)
+
+    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
+    assert store.open_uploads() == []
+
+
+@pytest.mark.parametrize(
+    ("tampering", "problem"),
+    [(S3WithoutChecksumsMiscounting, "ETag"), (S3ReportingNothing, "reports no checksum")],
+    ids=["etag-disagrees", "nothing-to-check"],
+)
+def test_an_object_that_cannot_be_confirmed_is_deleted(
+    fauna: Any, s3_bucket: str, task_context: dict[str, Any], tampering: type, problem: str
+) -> None:
+    store = S3Store(s3_bucket)
+    request = complete_request()
+
+    with pytest.raises(FaunaVerificationError, match="It was deleted") as failure:
+        run(store, task_context, request.request_id, operator_class=tampering)
+
+    assert problem in str(failure.value)
     assert_nothing_left(store)
