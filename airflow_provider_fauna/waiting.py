@@ -129,7 +129,9 @@ def wait_or_defer(
     if current is not None and current.is_terminal:
         return current
     deadline = wait_deadline(context, timeout, task.execution_timeout)
-    first_poll_at = time.time() + (min(FIRST_POLL_AFTER_SUBMIT, poll_interval) if submitted else poll_interval)
+    first_poll_at = time.time() + (
+        min(FIRST_POLL_AFTER_SUBMIT, poll_interval) if submitted else poll_interval
+    )
     if task.deferrable:
         task.defer(
             trigger=FaunaLogsTrigger(
