@@ -438,10 +438,10 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         if stats is None:  # pragma: no cover - copy() returns only after the download ended
             raise AirflowFailException("The copy ended before the log file did.")
         self.log.info(
-            "Stored %s: %d bytes, sha256 %s, %d resume(s), %d new URL(s) (%s).",
+            "Stored %s: %d bytes, md5 %s, %d resume(s), %d new URL(s) (%s).",
             destination.uri,
             stats.size,
-            stats.sha256_hex,
+            stats.md5_hex,
             stats.resumes,
             stats.url_refreshes,
             download.progress.summary(),
@@ -465,7 +465,6 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             "time_end": request.time_end,
             "size": stats.size,
             "md5": stats.md5_hex,
-            "sha256": stats.sha256_hex,
             "gzip_checked": stats.gzip_checked,
             "resumes": stats.resumes,
             "url_refreshes": stats.url_refreshes,
