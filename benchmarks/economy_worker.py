@@ -55,7 +55,10 @@ def _defer(request_id: str, conn_id: str, poll_interval: float) -> Any:
 
 
 async def _sensor_wait(request_id: str, conn_id: str, poll_interval: float) -> dict[str, Any]:
-    trigger = await asyncio.to_thread(_defer, request_id, conn_id, poll_interval)
+    # In the loop's own thread: Airflow 2.11 refuses an operator's execute() from another
+    # thread than the one that defined the class. One blocking call, made before any other
+    # wait has had a chance to poll.
+    trigger = _defer(request_id, conn_id, poll_interval)
     events = [event.payload async for event in trigger.run()]
     noticed = time.time()
     request = events[0].get("request") or {}
