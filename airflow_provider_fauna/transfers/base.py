@@ -45,7 +45,7 @@ from airflow_provider_fauna.operators.logs import (
     check_poll_interval,
     check_scope_arguments,
     check_timeout,
-    resolve_interval,
+    spec_for_run,
     submit_reusing,
 )
 from airflow_provider_fauna.outcomes import describe, settle, validate_on_no_logs
@@ -228,7 +228,8 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
     :param replace: overwrite an existing object; otherwise the task fails before downloading.
     :param deferrable: wait for an unfinished request on the triggerer; defaults to
         ``[operators] default_deferrable``.
-    :param poll_interval: longest wait between two status calls, in seconds.
+    :param poll_interval: the wait between two status calls, in seconds (the first comes 1 s after
+        a submission, or one interval after the check of a given ``request_id``).
     :param timeout: how long to wait for the request, in seconds (``None``: until ``execution_timeout``).
     :param on_no_logs: ``"skip"`` (default), ``"succeed"`` (write nothing, return ``None``) or
         ``"fail"`` when the request ends ``DoesNotExist``.
@@ -343,12 +344,12 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
     # ------------------------------------------------------------------ finding the request
     def build_spec(self, context: Context) -> LogRequestSpec:
         """Standalone form: the validated request for the scope and interval (no network call)."""
-        start, end = resolve_interval(context, self.time_start, self.time_end)
-        return LogRequestSpec.build(
-            database=self.database or None,
-            region_group=self.region_group or None,
-            time_start=start,
-            time_end=end,
+        return spec_for_run(
+            context,
+            database=self.database,
+            region_group=self.region_group,
+            time_start=self.time_start,
+            time_end=self.time_end,
         )
 
     def execute(self, context: Context) -> str | None:
