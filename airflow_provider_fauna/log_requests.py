@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
-from airflow_provider_fauna.utils.redact import redact_log_request
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -263,6 +262,7 @@ class LogRequest:
     """A log request as the API reports it.
 
     ``presigned_url`` is a credential: it is left out of ``repr`` and out of :meth:`to_xcom`.
+    ``raw`` is the API's answer as it came, URL included: never log it or return it from a task.
     """
 
     request_id: str
@@ -280,7 +280,7 @@ class LogRequest:
     @classmethod
     def from_api(cls, payload: Mapping[str, Any]) -> LogRequest:
         """Read an API answer, accepting both spellings the pages use for the region group."""
-        region_group = payload.get("region_group", payload.get("regionGroup"))
+        region_group = payload.get("region_group") or payload.get("regionGroup")
         version = payload.get("version")
         return cls(
             request_id=str(payload.get("request_id", "")),
@@ -317,18 +317,20 @@ class LogRequest:
         return self.database or self.region_group or ""
 
     def to_xcom(self) -> dict[str, Any]:
-        """A JSON-safe summary for XCom and trigger events: the URL is kept without its signature."""
-        return redact_log_request(
-            {
-                "request_id": self.request_id,
-                "state": self.state,
-                "database": self.database,
-                "region_group": self.region_group,
-                "time_start": self.time_start,
-                "time_end": self.time_end,
-                "updated_at": self.updated_at,
-                "version": self.version,
-                "presigned_url": self.presigned_url,
-                "presigned_url_expiration_time": self.presigned_url_expiration_time,
-            }
-        )
+        """A JSON-safe summary for XCom and trigger events, without the presigned URL.
+
+        The URL is a credential in whole (not only its signature), and XCom is readable by
+        anyone who can see the DAG; a task that needs the file asks for a fresh URL by
+        ``request_id``, as the transfer operators do.
+        """
+        return {
+            "request_id": self.request_id,
+            "state": self.state,
+            "database": self.database,
+            "region_group": self.region_group,
+            "time_start": self.time_start,
+            "time_end": self.time_end,
+            "updated_at": self.updated_at,
+            "version": self.version,
+            "presigned_url_expiration_time": self.presigned_url_expiration_time,
+        }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import platform
 import re
 import threading
@@ -51,7 +52,7 @@ from airflow_provider_fauna.log_requests import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+    from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
     from datetime import datetime
 
     from airflow.providers.common.compat.sdk import Connection
@@ -64,7 +65,8 @@ MAX_PAGE_SIZE = 100
 USER_AGENT = (
     f"airflow-provider-fauna/{__version__} (python/{platform.python_version()}; +https://airflow.apache.org)"
 )
-_APP_ID = re.compile(r"^[A-Za-z0-9_\-.]+$")
+#: An OAuth app id: one path segment with at least one letter or digit (never ``.`` or ``..``).
+_APP_ID = re.compile(r"^[A-Za-z0-9_\-.]*[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,11 @@ async def _loop_session() -> aiohttp.ClientSession:
         held = _LOOP_SESSIONS.get(loop)
     if held is not None and not held.session.closed:
         return held.session
-    session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+    # trust_env: proxies from HTTP(S)_PROXY / NO_PROXY, as ``requests`` uses them on the sync
+    # path; without it a deferrable wait behind a proxy would only ever see connection errors.
+    # (aiohttp also reads .netrc with it, but only when a request has no Authorization header,
+    # and every call sends one.)
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), trust_env=True)
     closer = _close_with_the_loop(loop, session)
     with _LOOP_SESSIONS_LOCK:
         _LOOP_SESSIONS[loop] = _LoopSession(session, closer)
@@ -148,6 +154,21 @@ async def _loop_session() -> aiohttp.ClientSession:
     # ``yield`` without suspending, so no other task can make a second session meanwhile.
     await closer.asend(None)
     return session
+
+
+async def _amask_secret(secret: str) -> None:
+    """Register ``secret`` with the secrets masker from a coroutine (a trigger's ``run``).
+
+    Airflow 3's ``amask_secret`` tells the supervisor without blocking the event loop; the
+    sync ``mask_secret`` would reach it through a greenback portal from the loop's thread.
+    Airflow 2 has no supervisor, and its ``mask_secret`` only records the value.
+    """
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # Airflow 2, or an Airflow 3 without it
+        mask_secret(secret)
+    else:
+        await amask_secret(secret)
 
 
 def _logs_call(method: str, path: str, body: Any | None = None, **params: str) -> ApiCall:
@@ -176,8 +197,18 @@ def _done_before(call: ApiCall, error: FaunaApiError, attempt: int) -> bool:
     return call.gone_ok_on_retry and attempt > 1 and isinstance(error, FaunaNotFoundError)
 
 
-def _read_answer(call: ApiCall, status: int, headers: dict[str, str], text: str) -> Any:
-    """Turn an HTTP answer into JSON, or into the typed error its status means."""
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value whatever the case the server spelled it in (``retry-after`` too)."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def _read_answer(call: ApiCall, status: int, headers: Mapping[str, str], text: str) -> Any:
+    """Turn an HTTP answer into JSON, or into the typed error its status means.
+
+    Both clients hand over their own header mapping: a plain ``dict`` of it would lose the
+    case-insensitivity, and a ``retry-after`` in lower case would go unread on one path only.
+    """
     if 200 <= status < 300:
         if not text.strip():
             if call.empty_ok:
@@ -204,7 +235,7 @@ def _read_answer(call: ApiCall, status: int, headers: dict[str, str], text: str)
         raise FaunaNotFoundError(status, reason, **kwargs)
     if status == 429:
         raise FaunaRateLimitedError(
-            status, reason, retry_after=parse_retry_after(headers.get("Retry-After")), **kwargs
+            status, reason, retry_after=parse_retry_after(_header(headers, "Retry-After")), **kwargs
         )
     if status >= 500:
         raise FaunaServerError(status, reason, **kwargs)
@@ -279,7 +310,6 @@ class FaunaAccountHook(BaseHook):
                 f"Connection {self.fauna_conn_id!r} has no account key: put the account key secret "
                 "(it starts with 'fnacapi') in the connection's password field."
             )
-        mask_secret(key)
         try:
             timeout = float(
                 self.timeout if self.timeout is not None else extra.get("timeout", DEFAULT_TIMEOUT)
@@ -287,11 +317,14 @@ class FaunaAccountHook(BaseHook):
             policy = self.retry_policy or RetryPolicy.from_extra(extra)
         except (TypeError, ValueError) as err:
             raise FaunaValidationError(
-                f"Connection {self.fauna_conn_id!r} has an invalid extra: {err}. "
+                f"Connection {self.fauna_conn_id!r} has an invalid extra: {str(err).rstrip('.')}. "
                 'Extras take numbers, for example {"timeout": 30, "max_retries": 5}.'
-            ) from err
-        if timeout <= 0:
-            raise FaunaValidationError(f"timeout={timeout} must be a positive number of seconds.")
+            ) from None
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise FaunaValidationError(
+                f"timeout={timeout} must be a positive number of seconds (the connection's extra "
+                '"timeout", or the hook\'s timeout argument).'
+            )
         return _Settings(self._base_url(conn, extra), key, timeout, policy)
 
     def _base_url(self, conn: Connection, extra: dict[str, Any]) -> str:
@@ -312,7 +345,9 @@ class FaunaAccountHook(BaseHook):
     @cached_property
     def _settings(self) -> _Settings:
         conn = self.get_connection(self.fauna_conn_id)
-        return self._settings_from(conn, conn.extra_dejson)
+        settings = self._settings_from(conn, conn.extra_dejson)
+        mask_secret(settings.key)
+        return settings
 
     async def _asettings(self) -> _Settings:
         cached = self.__dict__.get("_settings")
@@ -320,6 +355,7 @@ class FaunaAccountHook(BaseHook):
             return cached
         conn = await get_async_connection(self.fauna_conn_id, self)
         settings = self._settings_from(conn, await get_async_extra_dejson(conn))
+        await _amask_secret(settings.key)
         self.__dict__["_settings"] = settings
         return settings
 
@@ -389,6 +425,7 @@ class FaunaAccountHook(BaseHook):
         settings = self._settings
         url = settings.base_url + call.path
         attempt = 0
+        given_up: FaunaConnectionError | None = None
         while True:
             attempt += 1
             try:
@@ -402,7 +439,7 @@ class FaunaAccountHook(BaseHook):
                     allow_redirects=False,
                 )
                 self.log.debug("%s %s -> %s", call.method, call.path, response.status_code)
-                return _read_answer(call, response.status_code, dict(response.headers), response.text)
+                return _read_answer(call, response.status_code, response.headers, response.text)
             except FaunaApiError as err:
                 if _done_before(call, err, attempt):
                     return None
@@ -411,8 +448,13 @@ class FaunaAccountHook(BaseHook):
                     raise
             except requests.RequestException as err:
                 delay = self._next_delay(call, settings.policy, attempt, err)
-                if delay is None:
-                    raise self._connection_error(call, settings, err) from None
+                given_up = None if delay is not None else self._connection_error(call, settings, err)
+            if delay is None:
+                # Raised here, outside the except block: the library's exception holds the
+                # prepared request, Authorization header and all, and must not ride along
+                # as ``__context__`` into whatever reports the error.
+                assert given_up is not None
+                raise given_up
             time.sleep(delay)
 
     async def _asend(self, call: ApiCall) -> Any:
@@ -420,6 +462,7 @@ class FaunaAccountHook(BaseHook):
         url = settings.base_url + call.path
         timeout = aiohttp.ClientTimeout(total=settings.timeout)
         attempt = 0
+        given_up: FaunaConnectionError | None = None
         while True:
             attempt += 1
             try:
@@ -433,9 +476,11 @@ class FaunaAccountHook(BaseHook):
                     allow_redirects=False,
                     timeout=timeout,
                 ) as response:
-                    text = await response.text()
+                    # errors="replace": a proxy's 502 page in Latin-1 is a server error to retry,
+                    # as on the sync path, not a UnicodeDecodeError that escapes the trigger.
+                    text = await response.text(errors="replace")
                     self.log.debug("%s %s -> %s", call.method, call.path, response.status)
-                    return _read_answer(call, response.status, dict(response.headers), text)
+                    return _read_answer(call, response.status, response.headers, text)
             except FaunaApiError as err:
                 if _done_before(call, err, attempt):
                     return None
@@ -444,8 +489,10 @@ class FaunaAccountHook(BaseHook):
                     raise
             except (TimeoutError, aiohttp.ClientError) as err:
                 delay = self._next_delay(call, settings.policy, attempt, err)
-                if delay is None:
-                    raise self._connection_error(call, settings, err) from None
+                given_up = None if delay is not None else self._connection_error(call, settings, err)
+            if delay is None:
+                assert given_up is not None  # raised outside the except block, as in _send
+                raise given_up
             await asyncio.sleep(delay)
 
     # ------------------------------------------------------------------ calls
@@ -606,7 +653,8 @@ class FaunaAccountHook(BaseHook):
             raise FaunaValidationError(
                 f"app_id={app_id!r} is not an OAuth app id: take it from list_oauth_apps()."
             )
-        self._send(ApiCall("DELETE", f"/api/v1/oauth/apps/{app_id}", empty_ok=True, gone_ok_on_retry=True))
+        path = f"/api/v1/oauth/apps/{quote(app_id, safe='')}"
+        self._send(ApiCall("DELETE", path, empty_ok=True, gone_ok_on_retry=True))
         self.log.info("Deleted Fauna OAuth app %s.", app_id)
 
     # ------------------------------------------------------------------ connection test

@@ -7,6 +7,7 @@ wait first. The sync path sleeps with :func:`time.sleep`, the async path with
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,6 +37,34 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - now).total_seconds())
 
 
+def _given(extra: dict[str, Any], key: str) -> bool:
+    return key in extra and extra[key] not in (None, "")
+
+
+def _whole_number(extra: dict[str, Any], key: str, *, minimum: int) -> int:
+    """``extra[key]`` as an integer of at least ``minimum`` (``"3"`` and ``3.0`` are fine; ``2.7`` is not)."""
+    raw = extra[key]
+    try:
+        number = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not number.is_integer() or number < minimum:
+        raise ValueError(f"{key}={raw!r} must be a whole number, {minimum} or more")
+    return int(number)
+
+
+def _seconds(extra: dict[str, Any], key: str) -> float:
+    """``extra[key]`` as a finite, non-negative number of seconds."""
+    raw = extra[key]
+    try:
+        number = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{key}={raw!r} must be a finite number of seconds, 0 or more")
+    return number
+
+
 #: One generator for every policy (a triggerer builds a policy per trigger run), drawing from
 #: the OS: a task that calls ``random.seed()`` cannot put every worker's retries in step.
 _JITTER = random.SystemRandom()
@@ -60,20 +89,30 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ValueError(f"max_attempts={self.max_attempts!r} must be a whole number.")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts={self.max_attempts} must be at least 1.")
-        if self.backoff_base < 0 or self.backoff_max < 0:
-            raise ValueError("backoff_base and backoff_max must not be negative.")
+        for name in ("backoff_base", "backoff_max"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name}={value!r} must be a finite number of seconds, 0 or more.")
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any], **overrides: Any) -> RetryPolicy:
-        """Build a policy from a connection's extras, with explicit arguments taking precedence."""
+        """Build a policy from a connection's extras, with explicit arguments taking precedence.
+
+        A bad extra raises ``ValueError`` naming the extra's own key (``max_retries``, not
+        the ``max_attempts`` it becomes), so the message points at what to change.
+        """
         values: dict[str, Any] = {}
-        for key, cast in (("max_attempts", int), ("backoff_base", float), ("backoff_max", float)):
-            if key in extra and extra[key] not in (None, ""):
-                values[key] = cast(extra[key])
-        if "max_retries" in extra and extra["max_retries"] not in (None, ""):
-            values["max_attempts"] = int(extra["max_retries"]) + 1
+        if _given(extra, "max_attempts"):
+            values["max_attempts"] = _whole_number(extra, "max_attempts", minimum=1)
+        if _given(extra, "max_retries"):
+            values["max_attempts"] = _whole_number(extra, "max_retries", minimum=0) + 1
+        for key in ("backoff_base", "backoff_max"):
+            if _given(extra, key):
+                values[key] = _seconds(extra, key)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
