@@ -60,7 +60,7 @@ with DAG(
             f"Fauna log request {log_request['request_id']} for "
             f"{log_request['database'] or log_request['region_group']} "
             f"[{log_request['time_start']}, {log_request['time_end']}) is {log_request['state']}; "
-            f"file URL (signature removed): {log_request.get('presigned_url')}"
+            f"its file URL expires at {log_request.get('presigned_url_expiration_time')}"
         )
         return str(log_request["state"])
 

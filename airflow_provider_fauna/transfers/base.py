@@ -56,7 +56,6 @@ from airflow_provider_fauna.transfers.download import (
     LogFileDownload,
     check_verify_gzip,
 )
-from airflow_provider_fauna.utils.redact import REDACTED
 from airflow_provider_fauna.waiting import (
     FAIL_FAST_ERRORS,
     read_trigger_event,
@@ -378,7 +377,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         return self.transfer(context, request)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
-        """Resume after the trigger fired; the event's copy of the URL is redacted, so read it again."""
+        """Resume after the trigger fired; the event carries no URL, so the request is read again."""
         try:
             self.check_destination()
         except FaunaValidationError as err:
@@ -417,7 +416,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 f"Pass replace=True to overwrite it, or choose another {self.key_field}."
             )
         hook = self.hook
-        if not request.presigned_url or REDACTED in request.presigned_url:
+        if not request.presigned_url:  # read from a trigger event, which never carries the URL
             try:
                 request = hook.get_log_request(request.request_id)
             except FAIL_FAST_ERRORS as err:

@@ -14,12 +14,14 @@ such MD5 proves the bytes (or ``verify_gzip=True`` asks for it anyway), the gzip
 decompress to its end with a valid CRC. A failure raises :class:`FaunaVerificationError`
 *before* the iteration ends, so the consumer never finalizes an upload of bad bytes.
 
-The presigned URL is a bearer credential. It travels on a session of its own that never
-carries the account key nor any other credential (``.netrc`` logins included, also after a
-redirect: see :class:`PresignedUrlSession`), is registered with Airflow's secrets
-masker, is only ever logged through :func:`redact_url`, and is scrubbed from every exception
-raised here (which is also raised ``from None``, so the library's own message, which holds the
-URL, is not chained into the traceback).
+The presigned URL is a bearer credential, in whole. It travels on a session of its own that
+never carries the account key nor any other credential (``.netrc`` logins included, also after
+a redirect: see :class:`PresignedUrlSession`), is registered with Airflow's secrets masker
+(the whole URL and its query), is only ever shown as its host (:func:`redact_url`), and every
+message a library built around it, or around a URL it was redirected to, is scrubbed of URLs
+and query strings (:func:`scrub_urls`) before it goes into a log line or an exception. Those
+exceptions are raised outside the ``except`` block that caught the library's error, so the
+library's exception (which holds the URL) is not even kept as ``__context__``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from airflow_provider_fauna.exceptions import FaunaError, FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import USER_AGENT
 from airflow_provider_fauna.log_requests import parse_time
 from airflow_provider_fauna.outcomes import describe
-from airflow_provider_fauna.utils.redact import redact_url
+from airflow_provider_fauna.utils.redact import redact_url, scrub_urls
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -384,9 +386,10 @@ class LogFileDownload:
 
     # ------------------------------------------------------------------ the URL
     def _adopt(self, request: LogRequest) -> str:
-        """Take a request's URL into use: mask its signature in every log line from now on."""
+        """Take a request's URL into use: mask it (whole, and its query) in every log line from now on."""
         url = request.presigned_url or ""
         self._current = request
+        mask_secret(url)
         query = url.partition("?")[2]
         if query:
             mask_secret(query)
@@ -394,13 +397,15 @@ class LogFileDownload:
 
     @property
     def safe_url(self) -> str:
-        """The current URL without its signature, fit for logs and messages."""
+        """The current URL's scheme and host only, fit for logs and messages."""
         return redact_url(self._url)
 
     def _scrub(self, text: str) -> str:
-        """Remove the URL's secret part from a message that a library built around it."""
+        """A message that a library built around a URL, with no URL or query string left in it."""
         query = self._url.partition("?")[2]
-        return text.replace(query, "***") if query else text
+        if query:
+            text = text.replace(query, "***")
+        return scrub_urls(text.replace(self._url, self.safe_url) if self._url else text)
 
     def _refresh_url(self, why: str) -> None:
         """Ask the Account API for a new presigned URL and wait until it is there."""
@@ -445,20 +450,27 @@ class LogFileDownload:
         if url_expires_soon(self.request):
             self._refresh_url("has expired (presigned_url_expiration_time has passed)")
         while True:
+            # What went wrong is taken out of the except blocks as text, so that the errors
+            # raised or logged below do not carry the library's exception (and its URL) along.
+            refresh, retry = "", ""
             try:
                 yield from self._read_from_offset()
             except _Refresh as why:
-                self._failed()
-                self._refresh_url(str(why))
-                continue
+                refresh = str(why)
             except _Retryable as why:
+                retry = str(why)
+            if refresh:
+                self._failed()
+                self._refresh_url(refresh)
+                continue
+            if retry:
                 self._failed()
                 delay = min(self.backoff_base * 2 ** (self._failures_in_row - 1), self.backoff_max)
                 self.log.warning(
                     "Download of request %s stopped at byte %d (%s); resuming in %.1f s.",
                     self.request.request_id,
                     self._offset,
-                    why,
+                    retry,
                     delay,
                 )
                 time.sleep(delay)
@@ -506,12 +518,14 @@ class LogFileDownload:
                 allow_redirects=True,
             )
         except requests.RequestException as err:
-            raise _Retryable(f"{type(err).__name__}: {self._scrub(str(err))}") from None
+            failure = f"{type(err).__name__}: {self._scrub(str(err))}"
+        raise _Retryable(failure)  # outside the except block: see _read_all
 
     def _read_from_offset(self) -> Iterator[bytes]:
         """One GET from the current offset to the end (or to the next failure)."""
         with self._open() as response:
             skip = self._check_response(response)
+            failure = ""
             try:
                 for chunk in response.raw.stream(self.read_size, decode_content=False):
                     if skip:
@@ -526,7 +540,9 @@ class LogFileDownload:
                     self._take(chunk)
                     yield chunk
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
-                raise _Retryable(f"{type(err).__name__}: {self._scrub(str(err))}") from None
+                failure = f"{type(err).__name__}: {self._scrub(str(err))}"
+            if failure:
+                raise _Retryable(failure)
 
     def _take(self, chunk: bytes) -> None:
         assert self._checks is not None

@@ -19,6 +19,7 @@ from airflow_provider_fauna.transfers.base import (
     require_provider,
 )
 from airflow_provider_fauna.transfers.download import FaunaVerificationError, MiB
+from airflow_provider_fauna.utils.redact import scrub_urls
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -240,7 +241,7 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
                 "Could not cancel the upload session to %s (it was not finalized, so no object "
                 "exists; GCS drops the session within a week): %s",
                 destination.uri,
-                err,
+                scrub_urls(str(err)),  # the resumable session's URI is a credential too
             )
         self._delete_if_ours(client, destination, metadata)
 
@@ -248,13 +249,20 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
         """Delete the object only if this attempt wrote it (its metadata carries the attempt id)."""
         try:
             blob = client.bucket(destination.bucket).get_blob(destination.key)
-        except Exception:
+        except Exception as err:
+            self.log.warning(
+                "Could not check whether %s was written by this attempt, so it was not deleted: %s",
+                destination.uri,
+                scrub_urls(str(err)),
+            )
             return
         if blob is None or (blob.metadata or {}).get("fauna-attempt") != metadata["fauna-attempt"]:
             return
         try:
             blob.delete(if_generation_match=blob.generation)
         except Exception as err:
-            self.log.error("Could not delete %s after it failed its checks: %s", destination.uri, err)
+            self.log.error(
+                "Could not delete %s after it failed its checks: %s", destination.uri, scrub_urls(str(err))
+            )
         else:
             self.log.warning("Deleted %s, which failed its checks.", destination.uri)

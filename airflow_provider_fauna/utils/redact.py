@@ -1,32 +1,53 @@
 """Keeping credentials out of what people read.
 
-A presigned URL is a bearer credential in itself (anyone holding it can download the file
-until it expires), so it is only ever shown without its query string, where object stores
-keep the signature.
+A presigned URL is a bearer credential in itself: anyone holding it can download the file
+until it expires. Object stores keep the signature in the query string, but others put a
+token in the path (CDN-style signed paths), and the path names the vendor's bucket and
+object. So a URL is only ever shown as its scheme and host (``https://host/***``), which is
+enough to tell which store a download went to, and messages that libraries build around a
+URL are scrubbed of every URL and query string they hold.
 """
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+import re
+from urllib.parse import urlsplit
 
 REDACTED = "***"
-_URL_KEYS = ("presigned_url",)
+
+#: A URL in free text: up to the first character that cannot be part of one in a message.
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>()\[\]{}]+")
+#: urllib3 and requests name the request target alone: "Max retries exceeded with url: /p?q".
+_URL_TARGET = re.compile(r"(\burl: )\S+")
+#: Whatever looks like a query string that the two patterns above did not already cover.
+_QUERY = re.compile(r"\?[^\s'\"<>()\[\]{}*]+")
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` without its query string and fragment (``?***`` marks that one was cut)."""
-    parts = urlsplit(url)
-    if not parts.query and not parts.fragment:
-        return url
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, REDACTED, ""))
+    """``url`` as ``scheme://host[:port]/***``: no user info, path, query or fragment.
+
+    A string that is not a URL with a host becomes ``***`` whole.
+    """
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return REDACTED
+    if not parts.scheme or not host:
+        return REDACTED
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme}://{netloc}/{REDACTED}"
 
 
-def redact_log_request(payload: dict[str, Any]) -> dict[str, Any]:
-    """Return a copy of a log request object whose presigned URL has no signature."""
-    clean = dict(payload)
-    for key in _URL_KEYS:
-        value = clean.get(key)
-        if isinstance(value, str):
-            clean[key] = redact_url(value)
-    return clean
+def scrub_urls(text: str) -> str:
+    """``text`` with every URL in it redacted (:func:`redact_url`) and every query string cut.
+
+    For messages that a library built around a URL it was handed or redirected to, such as
+    ``requests``' "Max retries exceeded with url: /file.gz?X-Amz-Signature=...": a redirect
+    target's signature was never seen by the provider, so it cannot be masked by value.
+    """
+    text = _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+    text = _URL_TARGET.sub(lambda match: match.group(1) + REDACTED, text)
+    return _QUERY.sub("?" + REDACTED, text)

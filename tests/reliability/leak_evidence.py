@@ -1,6 +1,6 @@
 """The leak check of the reliability suite: collect every secret and everything people read, then search.
 
-**Secrets** are the account key and the signature (``X-Fauna-Signature``) of every presigned URL
+**Secrets** are the account key and the signature (``X-Fauna-Signature``) and address of every presigned URL
 the provider was handed. They are captured on the client side, where every API answer is read
 (:meth:`LogRequest.from_api` is wrapped for the test), and on the server side from the
 emulator's log requests. The emulator records downloads with a *fingerprint* of the signature
@@ -22,7 +22,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from harness import FAUNA_TEST_KEY
 
@@ -47,13 +47,22 @@ class Evidence:
     """Secrets (secret -> where it came from) and readable texts (label, text)."""
 
     secrets: dict[str, str] = field(default_factory=lambda: {FAUNA_TEST_KEY: "the account key"})
+    #: Presigned URLs without their query: searched like secrets, but not signatures.
+    addresses: dict[str, str] = field(default_factory=dict)
     texts: list[tuple[str, str]] = field(default_factory=list)
 
     # ------------------------------------------------------------------ collecting
     def add_url(self, url: Any, origin: str) -> None:
-        """Remember the signature of a presigned URL (ignores anything that has none)."""
+        """Remember the signature and the address of a presigned URL (ignores anything that has none).
+
+        The address (scheme, host and path) counts too: the provider shows a URL by its host
+        alone, so a URL's path in a log line means the URL was printed, query cut or not.
+        """
         if isinstance(url, str) and (signature := signature_of(url)):
             self.secrets.setdefault(signature, f"the signature of a presigned URL ({origin})")
+            parts = urlsplit(url)
+            address = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+            self.addresses.setdefault(address, f"the address of a presigned URL ({origin})")
 
     def add_text(self, label: str, text: Any) -> None:
         self.texts.append((label, text if isinstance(text, str) else repr(text)))
@@ -72,6 +81,8 @@ class Evidence:
     def merge(self, other: Evidence) -> None:
         for secret, origin in other.secrets.items():
             self.secrets.setdefault(secret, origin)
+        for address, origin in other.addresses.items():
+            self.addresses.setdefault(address, origin)
         self.texts.extend(other.texts)
 
     # ------------------------------------------------------------------ checking
@@ -91,7 +102,8 @@ class Evidence:
     def leaks(self, extra: Iterable[tuple[str, str]] = ()) -> list[str]:
         """Every (secret, text) pair where the secret, or its hex encoding, appears in the text."""
         found = []
-        needles = [(s, s.lower(), s.encode().hex(), origin) for s, origin in self.secrets.items()]
+        searched = {**self.secrets, **self.addresses}
+        needles = [(s, s.lower(), s.encode().hex(), origin) for s, origin in searched.items()]
         for label, text in [*self.texts, *extra]:
             lowered = text.lower()
             for _, lower, hexed, origin in needles:

@@ -207,3 +207,68 @@ def test_file_session_sends_no_netrc_login_after_a_redirect_to_another_host_eith
     assert origin_saw[0] is None and target_saw[0] is None, "no login on the first request nor the redirect"
     assert origin_saw[1] is not None and target_saw[1] is not None, "a plain requests.get would send both"
     assert _file_session().trust_env, "proxy settings from the environment still apply"
+
+
+class _ListLog:
+    """A task logger that keeps every line, formatted, for searching."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.lines.append(str(msg) % args)
+
+    warning = info
+
+
+def test_a_redirect_targets_signature_reaches_neither_the_log_nor_the_error() -> None:
+    """A 302 to a signed URL that cannot be reached: ``requests`` names it in its message.
+
+    The provider never saw that URL, so it cannot mask it by value; the scrubbing of
+    library messages must take it out, and the error must not keep the library's exception.
+    """
+    from airflow_provider_fauna.transfers.download import FaunaTransferError, LogFileDownload
+
+    def redirect(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", "http://127.0.0.1:9/elsewhere/obj.gz?X-Amz-Signature=REDIRECTSECRET")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    with serving("127.0.0.1", redirect) as (origin, _):
+        url = f"{origin}/_files/req-1/query-logs.ndjson.gz?X-Fauna-Signature=FIRSTSECRET"
+        request = LogRequest(request_id="req-1", state="Complete", presigned_url=url)
+        log = _ListLog()
+        download = LogFileDownload(None, request, log=log, max_resumes=1)  # type: ignore[arg-type]
+        download.backoff_base = 0.01
+        with pytest.raises(FaunaTransferError, match="max_resumes=1") as failure:
+            list(download)
+
+    said = "\n".join([*log.lines, str(failure.value)])
+    assert "ConnectionError" in said, "the cause is still named"
+    for secret in ("REDIRECTSECRET", "FIRSTSECRET", "/elsewhere/obj.gz", "/_files/req-1"):
+        assert secret not in said, f"{secret} was shown"
+    assert f"{origin}/***" in str(failure.value), "the URL is shown by its host"
+    assert failure.value.__context__ is None and failure.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://bucket.s3.amazonaws.com/k/x.gz?X-Amz-Signature=abc", "https://bucket.s3.amazonaws.com/***"),
+        (
+            "GET https://user:pw@cdn.example.com:8443/token=abc/x.gz failed",
+            "GET https://cdn.example.com:8443/*** failed",
+        ),
+        (
+            "Max retries exceeded with url: /x.gz?X-Amz-Signature=abc (Caused by X)",
+            "Max retries exceeded with url: *** (Caused by X)",
+        ),
+        ("session '/upload?upload_id=abc&name=x' gone", "session '/upload?***' gone"),
+        ("nothing to see", "nothing to see"),
+    ],
+)
+def test_scrub_urls_leaves_hosts_only(text: str, shown: str) -> None:
+    from airflow_provider_fauna.utils.redact import scrub_urls
+
+    assert scrub_urls(text) == shown
