@@ -110,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.start()
     connection = {"conn_type": "fauna", "host": emulator.url, "password": keys[0]}
     print(f"Fauna emulator listening on {emulator.url}", flush=True)
-    print(f"AIRFLOW_CONN_FAUNA_DEFAULT='{json.dumps(connection)}'", flush=True)
+    # With ``export``: pasted without it, the variable stays in the shell and airflow never sees it.
+    print(f"export AIRFLOW_CONN_FAUNA_DEFAULT='{json.dumps(connection)}'", flush=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -80,8 +80,15 @@ def test_cli_serves_on_the_given_port_and_stops_on_a_signal(processes: list[Runn
     url = f"http://127.0.0.1:{port}"
     assert running.line() == f"Fauna emulator listening on {url}"
     conn_line = running.line()
-    assert conn_line.startswith("AIRFLOW_CONN_FAUNA_DEFAULT='") and conn_line.endswith("'")
-    connection = json.loads(conn_line.split("=", 1)[1].strip("'"))
+    # Pasted into a shell, the line must reach the programs it starts (airflow), not only the shell.
+    seen_by_a_child = subprocess.run(
+        ["bash", "-c", f"{conn_line}\nprintenv AIRFLOW_CONN_FAUNA_DEFAULT"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    connection = json.loads(seen_by_a_child)
     assert connection == {"conn_type": "fauna", "host": url, "password": "fnacapi_demo"}
 
     headers = {"Authorization": "Bearer fnacapi_demo"}
