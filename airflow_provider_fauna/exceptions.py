@@ -7,7 +7,7 @@ because exception text lands in task logs and in the UI.
 
 from __future__ import annotations
 
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 
 class FaunaError(AirflowException):
@@ -67,6 +67,14 @@ class FaunaConnectionError(FaunaError):
 
 class FaunaLogRequestFailed(FaunaError):
     """A log request ended ``Failed`` or ``TimedOut``."""
+
+
+class FaunaWaitedRequestFailed(FaunaLogRequestFailed, AirflowFailException):
+    """A log request that this task waited on, but did not submit, ended ``Failed`` or ``TimedOut``.
+
+    Also an ``AirflowFailException``, so the task fails without spending its retries: a retry
+    would wait on the very same failed request. The task that submitted it must run again.
+    """
 
 
 class FaunaNoLogsError(FaunaError):

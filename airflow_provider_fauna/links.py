@@ -30,6 +30,16 @@ def log_request_url(base_url: str, request: LogRequest) -> str:
     return f"{base_url}/_emulator/requests/{quote(request.request_id, safe='')}"
 
 
+def push_no_link_yet(context: Any) -> None:
+    """Store an empty link first thing, so a task that fails before its request has one anyway.
+
+    Airflow 3 draws every extra link when a task ends, failed or not; a link whose XCom does
+    not exist makes the API server log ``XCom not found`` as an error right below the task's
+    real error, which reads like a second failure.
+    """
+    context["ti"].xcom_push(key=LINK_XCOM_KEY, value="")
+
+
 class FaunaLogRequestLink(BaseOperatorLink):
     """ "Fauna log request": the request made by this task instance."""
 

@@ -2,8 +2,9 @@
 
 The sensor, the request operator (``wait_for_completion``) and the standalone transfers all
 end the same way, so the rules live here once: ``Complete`` succeeds, ``Failed`` and
-``TimedOut`` fail the task naming the request and its interval, and ``DoesNotExist`` (no
-logs for the interval) follows the ``on_no_logs`` policy.
+``TimedOut`` fail the task naming the request and its interval (without spending the
+retries of a task that only waited on the request, since they could not help), and
+``DoesNotExist`` (no logs for the interval) follows the ``on_no_logs`` policy.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from airflow_provider_fauna.exceptions import (
     FaunaLogRequestFailed,
     FaunaNoLogsError,
     FaunaValidationError,
+    FaunaWaitedRequestFailed,
 )
 from airflow_provider_fauna.log_requests import LogRequestState
 
@@ -50,20 +52,41 @@ def describe(request: LogRequest) -> str:
     return f"Fauna log request {request.request_id} for {request.scope or '?'} [{request.time_start}, {request.time_end})"
 
 
-def settle(request: LogRequest, on_no_logs: NoLogsPolicy) -> dict[str, Any]:
+def submitter_of(task: Any) -> str:
+    """How to name the task that submitted the request ``task`` waits on: one of its upstreams."""
+    upstream = sorted(getattr(task, "upstream_task_ids", None) or ())
+    if not upstream:
+        return "the task that submitted it"
+    return "the task that submitted it (upstream: " + ", ".join(map(repr, upstream)) + ")"
+
+
+def settle(
+    request: LogRequest, on_no_logs: NoLogsPolicy, *, submitted_by: str | None = None
+) -> dict[str, Any]:
     """Turn a terminal request into the task's result, or into the exception that ends it.
 
+    :param submitted_by: ``None`` when the task settling the request submitted it itself (its
+        retry submits a fresh request); otherwise the task that did, or a description of it,
+        for a task that only waited on the request (a sensor, a transfer given ``request_id``),
+        whose retry could only wait on the same failed request again.
     :returns: the request's XCom-safe details when the task is to succeed.
-    :raises FaunaLogRequestFailed: the export ``Failed`` or ``TimedOut``.
+    :raises FaunaLogRequestFailed: the export ``Failed`` or ``TimedOut``: retried by Airflow when
+        the task submitted the request, else :class:`FaunaWaitedRequestFailed`, which is not.
     :raises AirflowSkipException: no logs, with ``on_no_logs="skip"``.
     :raises FaunaNoLogsError: no logs, with ``on_no_logs="fail"``.
     """
     if request.state == LogRequestState.COMPLETE:
         return request.to_xcom()
-    if request.is_failed:
+    if request.is_failed and submitted_by is None:
         raise FaunaLogRequestFailed(
-            f"{describe(request)} ended {request.state}. Retry the task that requested it: "
-            "a retry submits a fresh request instead of reusing this one."
+            f"{describe(request)} ended {request.state}. A retry of this task submits a fresh "
+            "request instead of reusing this one."
+        )
+    if request.is_failed:
+        raise FaunaWaitedRequestFailed(
+            f"{describe(request)} ended {request.state}. Retrying this task cannot help: it waits "
+            f"on this very request. Clear {submitted_by} together with its downstream tasks: "
+            "that task then submits a fresh request."
         )
     if request.state == LogRequestState.DOES_NOT_EXIST:
         message = f"{describe(request)} ended DoesNotExist: there are no logs for this interval."

@@ -14,7 +14,12 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.idempotency import derive_token
-from airflow_provider_fauna.links import LINK_XCOM_KEY, FaunaLogRequestLink, log_request_url
+from airflow_provider_fauna.links import (
+    LINK_XCOM_KEY,
+    FaunaLogRequestLink,
+    log_request_url,
+    push_no_link_yet,
+)
 from airflow_provider_fauna.log_requests import (
     LogRequest,
     LogRequestSpec,
@@ -150,6 +155,7 @@ class FaunaLogsRequestOperator(BaseOperator):
 
     def execute(self, context: Context) -> str:
         """Submit (or find again) the export; wait for it if asked to."""
+        push_no_link_yet(context)
         hook = self.hook
         try:
             # Bad input and a rejected key stay bad on every retry: fail without spending them.

@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.log_requests import validate_request_id
-from airflow_provider_fauna.outcomes import settle, validate_on_no_logs
+from airflow_provider_fauna.outcomes import settle, submitter_of, validate_on_no_logs
 from airflow_provider_fauna.waiting import (
     FAIL_FAST_ERRORS,
     WaitTimeout,
@@ -84,7 +84,9 @@ class FaunaLogsSensor(BaseSensorOperator):
             if request is not None:
                 self.log.info("Fauna log request %s is %s.", request.request_id, request.state)
             return False
-        return PokeReturnValue(is_done=True, xcom_value=settle(request, self.on_no_logs))
+        return PokeReturnValue(
+            is_done=True, xcom_value=settle(request, self.on_no_logs, submitted_by=submitter_of(self))
+        )
 
     def execute(self, context: Context) -> Any:
         """Poke/reschedule as any sensor, or check once and defer."""
@@ -102,7 +104,7 @@ class FaunaLogsSensor(BaseSensorOperator):
         )
         # Only a request that was already finished comes back: a deferrable wait resumes in
         # execute_complete.
-        return settle(request, self.on_no_logs)
+        return settle(request, self.on_no_logs, submitted_by=submitter_of(self))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: settle the request or report the timeout."""
@@ -113,4 +115,4 @@ class FaunaLogsSensor(BaseSensorOperator):
                 f"{err} (the deadline was the sensor's timeout of {self.timeout:g} s or the task's "
                 "execution_timeout, whichever came first)"
             ) from err
-        return settle(request, self.on_no_logs)
+        return settle(request, self.on_no_logs, submitted_by=submitter_of(self))

@@ -32,7 +32,12 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
-from airflow_provider_fauna.links import LINK_XCOM_KEY, FaunaLogRequestLink, log_request_url
+from airflow_provider_fauna.links import (
+    LINK_XCOM_KEY,
+    FaunaLogRequestLink,
+    log_request_url,
+    push_no_link_yet,
+)
 from airflow_provider_fauna.log_requests import (
     LogRequest,
     LogRequestSpec,
@@ -48,7 +53,7 @@ from airflow_provider_fauna.operators.logs import (
     spec_for_run,
     submit_reusing,
 )
-from airflow_provider_fauna.outcomes import describe, settle, validate_on_no_logs
+from airflow_provider_fauna.outcomes import describe, settle, submitter_of, validate_on_no_logs
 from airflow_provider_fauna.transfers.download import (
     AUTO,
     DEFAULT_MAX_RESUMES,
@@ -327,6 +332,16 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         """Refuse a bad bucket or key; subclasses check their store's naming rules."""
         raise NotImplementedError
 
+    def check_bucket_exists(self) -> None:
+        """One look at the bucket before anything is exported or waited for.
+
+        A bucket that does not exist, or a store connection that yields no credentials,
+        would otherwise surface only after the export was made and waited for, and be
+        retried to no avail: subclasses raise ``AirflowFailException`` for those. Anything
+        less certain (no permission to look, the store not answering) is only logged:
+        the upload itself decides then.
+        """
+
     def key_template(self) -> str | None:
         """The subclass's key argument (``None``: the default layout)."""
         raise NotImplementedError
@@ -353,17 +368,28 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
 
     def execute(self, context: Context) -> str | None:
         """Find (or make) the request, wait for it if needed, then copy its file."""
+        push_no_link_yet(context)
         hook = self.hook
+        submitted = self.request_id in (None, "")
         try:
+            # Everything that needs no network first: the destination, the request, the
+            # Fauna connection (read, not called). Then one look at the bucket, then the API.
             self.check_destination()
-            submitted = self.request_id in (None, "")
-            if submitted:
-                request = submit_reusing(hook, self.build_spec(context), context, self.log)
-            else:
-                request = hook.get_log_request(validate_request_id(self.request_id))
+            spec = self.build_spec(context) if submitted else None
+            request_id = None if submitted else validate_request_id(self.request_id)
+            base_url = hook.base_url
         except FAIL_FAST_ERRORS as err:
             raise AirflowFailException(str(err)) from err
-        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(hook.base_url, request))
+        self.check_bucket_exists()
+        try:
+            if spec is not None:
+                request = submit_reusing(hook, spec, context, self.log)
+            else:
+                assert request_id is not None
+                request = hook.get_log_request(request_id)
+        except FAIL_FAST_ERRORS as err:
+            raise AirflowFailException(str(err)) from err
+        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(base_url, request))
         request = wait_or_defer(
             self,
             context,
@@ -388,7 +414,12 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
     def transfer(self, context: Context, request: LogRequest) -> str | None:
         """Settle the finished request and copy its file; return the destination URI (``None``: no logs)."""
         context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
-        settle(request, self.on_no_logs)
+        # Given a request_id, this task only waited: a retry could not submit a fresh request.
+        settle(
+            request,
+            self.on_no_logs,
+            submitted_by=None if self.request_id in (None, "") else submitter_of(self),
+        )
         try:
             destination = Destination(self.scheme, self.bucket(), self._key(request))
         except FaunaValidationError as err:  # the same key would be refused on every retry

@@ -10,6 +10,8 @@ import base64
 import re
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.common.compat.sdk import AirflowFailException
+
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.transfers.base import (
     BaseFaunaLogsTransferOperator,
@@ -161,6 +163,28 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
         return module.GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
 
     # ------------------------------------------------------------------ GCS
+    def check_bucket_exists(self) -> None:
+        """Look the bucket up: a missing bucket or missing credentials fail the task before the export."""
+        try:
+            found = self.gcs_hook.get_conn().lookup_bucket(self.bucket_name)
+        except Exception as err:
+            if type(err).__name__ == "DefaultCredentialsError":
+                raise AirflowFailException(
+                    f"gcp_conn_id={self.gcp_conn_id!r} yields no Google Cloud credentials: define that "
+                    "connection, or give the worker credentials of its own. Nothing was exported."
+                ) from None
+            self.log.warning(
+                "Could not check that bucket %s exists (%s); going on, the upload will tell.",
+                self.bucket_name,
+                scrub_urls(str(err)),
+            )
+            return
+        if found is None:
+            raise AirflowFailException(
+                f"bucket_name={self.bucket_name!r} does not exist (as seen with gcp_conn_id="
+                f"{self.gcp_conn_id!r}): create it, or fix the name. Nothing was exported."
+            )
+
     def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
         """The object's metadata, or ``None`` if absent (a missing bucket reads as a missing
         object; the upload then says so)."""

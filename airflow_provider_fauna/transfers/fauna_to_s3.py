@@ -218,6 +218,40 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         """The rendered ``s3_bucket``."""
         return self.s3_bucket
 
+    def check_bucket_exists(self) -> None:
+        """``HeadBucket``: a missing bucket or missing credentials fail the task before the export.
+
+        The hook (and its boto3 client) is kept for the copy when this try does not defer.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        self._try_hook = hook = self._try_hook or self.s3_hook
+        try:
+            hook.get_conn().head_bucket(Bucket=self.s3_bucket)
+        except NoCredentialsError:
+            raise AirflowFailException(
+                f"aws_conn_id={self.aws_conn_id!r} yields no AWS credentials: define that connection, "
+                "or give the worker credentials of its own. Nothing was exported."
+            ) from None
+        except ClientError as err:
+            code = str(err.response.get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchBucket"):
+                raise AirflowFailException(
+                    f"s3_bucket={self.s3_bucket!r} does not exist (as seen with aws_conn_id="
+                    f"{self.aws_conn_id!r}): create it, or fix the name. Nothing was exported."
+                ) from None
+            self.log.warning(
+                "Could not check that bucket %s exists (%s); going on, the upload will tell.",
+                self.s3_bucket,
+                code,
+            )
+        except BotoCoreError as err:
+            self.log.warning(
+                "Could not check that bucket %s exists (%s); going on, the upload will tell.",
+                self.s3_bucket,
+                type(err).__name__,
+            )
+
     @property
     def s3_hook(self) -> S3Hook:
         """An ``S3Hook`` on ``aws_conn_id`` (its connection's ``extra_args`` apply to the upload)."""
@@ -231,7 +265,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         the service model, Airflow's user-agent lookup), as much as copying 10 to 20 MiB.
         The check of the key and the copy share one instead of making one each.
         """
-        self._try_hook = self.s3_hook
+        self._try_hook = self._try_hook or self.s3_hook
         try:
             return super().transfer(context, request)
         finally:

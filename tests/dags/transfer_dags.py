@@ -108,3 +108,12 @@ with _dag("transfer_s3_retried"):
 for policy in ("skip", "succeed", "fail"):
     with _dag(f"transfer_s3_no_logs_{policy}"):
         to_s3(on_no_logs=policy)
+
+# The after-request form without a sensor between: the transfer itself waits on a request it did
+# not submit, so a failed export must fail it without spending its retry.
+with _dag("transfer_s3_after_request"):
+    request = FaunaLogsRequestOperator(task_id="request_logs", database="{{ params.database }}")
+    request >> to_s3(request_id=request.output, database=None, retries=1, retry_delay=timedelta(0))
+
+with _dag("transfer_gcs_retried"):
+    to_gcs(retries=1, retry_delay=timedelta(0))

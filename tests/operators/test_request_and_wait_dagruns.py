@@ -82,18 +82,20 @@ def test_each_sensor_mode_waits_for_completion(emulator, mode):
     assert_no_secret(run, emulator)
 
 
-@pytest.mark.parametrize("state", ["Failed", "TimedOut"])
-def test_failed_exports_fail_the_sensor_naming_request_and_interval(emulator, state):
+@pytest.mark.parametrize(("state", "mode"), [("Failed", "deferrable"), ("TimedOut", "poke")])
+def test_failed_exports_fail_the_sensor_at_once_naming_request_interval_and_fix(emulator, state, mode):
     emulator.set_outcome("us-std/Broken", state)
-    run = run_dag("fauna_wait_deferrable", NOV[11], conf={"database": "us-std/Broken"})
+    run = run_dag(f"fauna_wait_{mode}", NOV[11], conf={"database": "us-std/Broken"})
 
     assert run.state == "failed"
     sensor = run.task("wait_for_logs")
     assert sensor.state == "failed"
+    assert sensor.try_number == 1, "its retry would only wait on the same failed request"
     request_id = str(run.task("request_logs").return_value)
     assert f"Fauna log request {request_id} for us-std/Broken" in sensor.log
     assert "2026-11-11T00:00:00Z" in sensor.log
     assert f"ended {state}" in sensor.log
+    assert "Clear the task that submitted it (upstream: 'request_logs')" in sensor.log
 
 
 @pytest.mark.parametrize(

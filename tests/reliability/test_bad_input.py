@@ -204,11 +204,17 @@ def unusable_connections(monkeypatch: pytest.MonkeyPatch, fauna: Any) -> None:
 def execute_rendered(kind: str, params: dict[str, Any]) -> BaseException:
     """Render the bad-input task with real Jinja and run its ``execute``; what it raised."""
     task = dag_module().bad_input_task(kind)
+    pushed: dict[str, Any] = {}
     context: dict[str, Any] = {
         "params": params,
-        # Bad input is refused before the task instance is used: it needs no more than its ids.
+        # Bad input is refused before the task instance is used but for its ids and the empty
+        # extra link pushed first thing; nothing else may be pushed.
         "ti": SimpleNamespace(
-            dag_id="reliability_bad_input", task_id="task", run_id="manual__bad", map_index=-1
+            dag_id="reliability_bad_input",
+            task_id="task",
+            run_id="manual__bad",
+            map_index=-1,
+            xcom_push=lambda key, value: pushed.__setitem__(key, value),
         ),
         "data_interval_start": D1,
         "data_interval_end": D2,
@@ -216,6 +222,7 @@ def execute_rendered(kind: str, params: dict[str, Any]) -> BaseException:
     task.render_template_fields(context)
     with pytest.raises(Exception) as raised:  # noqa: PT011 - each row names what the message must say
         task.execute(context)
+    assert set(pushed) <= {"log_request_link"} and not any(pushed.values()), pushed
     return raised.value
 
 
@@ -235,6 +242,7 @@ def test_refused_when_the_task_runs(fauna: Any, dagruns: Any, evidence: Any, cas
     task = run.task("task")
     assert run.state == "failed" and task.state == "failed", run.summary()
     assert case.field in task.log
+    assert "XCom not found" not in task.log, "the extra link of a task that never submitted reads empty"
     assert fauna.calls == [], "refused before any network call, in every try"
     if case.tries is not None:
         assert task.try_number == case.tries, "bad input fails the task without spending its retries"

@@ -222,3 +222,34 @@ def test_no_logs_follows_on_no_logs_and_writes_nothing(
         assert "nothing was written to s3://" in task.log
     assert store.keys() == []
     assert fauna.download_calls() == []
+
+
+# --------------------------------------------------------------------------------- failed export
+def test_a_failed_export_fails_the_after_request_transfer_without_spending_its_retry(
+    airflow_db: None, fauna: Any, s3_bucket: str
+) -> None:
+    store = S3Store(s3_bucket)
+    fauna.set_outcome("us-std/ECommerce", "Failed")
+
+    result = run_dag("transfer_s3_after_request", NOV_2)
+
+    task = result.task("to_s3")
+    assert (task.state, task.try_number) == ("failed", 1), "a retry would wait on the same request"
+    assert "ended Failed. Retrying this task cannot help" in task.log
+    assert "upstream: 'request_logs'" in task.log
+    assert store.keys() == [] and fauna.download_calls() == []
+    assert len([c for c in fauna.api_calls() if c.method == "POST"]) == 1, "no second export"
+
+
+# --------------------------------------------------------------------------------- no such bucket
+@pytest.mark.parametrize(("kind", "field"), [("s3", "s3_bucket"), ("gcs", "bucket_name")])
+def test_a_bucket_that_does_not_exist_fails_the_task_before_anything_is_exported(
+    airflow_db: None, fauna: Any, request: pytest.FixtureRequest, kind: str, field: str
+) -> None:
+    store_for(kind, request)  # the store runs, with its own bucket; the DAG is given another
+    result = run_dag(f"transfer_{kind}_retried", NOV_2, conf={f"{kind}_bucket": "no-such-bucket-here"})
+
+    task = result.task(f"to_{kind}")
+    assert (task.state, task.try_number) == ("failed", 1), "every retry would meet the same missing bucket"
+    assert f"{field}='no-such-bucket-here' does not exist" in task.log
+    assert fauna.api_calls() == [], "nothing was exported, nor asked about"
