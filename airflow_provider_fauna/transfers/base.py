@@ -98,11 +98,6 @@ def require_provider(module: str, extra: str, operator: str) -> ModuleType:
         ) from err
 
 
-def is_templated(value: Any) -> bool:
-    """Whether a value will only be known once Jinja renders it (checked again in ``execute``)."""
-    return not isinstance(value, str) or "{{" in value or "{%" in value
-
-
 def check_max_resumes(max_resumes: int) -> int:
     """``max_resumes`` is a count: a non-negative integer."""
     if isinstance(max_resumes, bool) or not isinstance(max_resumes, int) or max_resumes < 0:

@@ -22,10 +22,10 @@ from airflow_provider_fauna.transfers.base import (
     BaseFaunaLogsTransferOperator,
     Destination,
     check_key_template,
-    is_templated,
     require_provider,
 )
 from airflow_provider_fauna.transfers.download import KMS_ENCRYPTION, FaunaVerificationError, MiB
+from airflow_provider_fauna.utils.templates import is_templated
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
