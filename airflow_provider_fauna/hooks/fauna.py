@@ -14,6 +14,7 @@ instead of opening, and tearing down, a connection and a session for every statu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -30,6 +31,8 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 import requests
+import requests.auth
+import requests.utils
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
@@ -91,6 +94,9 @@ class _Settings:
     key: str = field(repr=False)
     timeout: float
     policy: RetryPolicy
+    #: The environment's proxy for ``base_url`` (``HTTP(S)_PROXY``, honouring ``NO_PROXY``), for
+    #: the async client; ``requests`` finds the same one by itself.
+    proxy: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -142,11 +148,10 @@ async def _loop_session() -> aiohttp.ClientSession:
         held = _LOOP_SESSIONS.get(loop)
     if held is not None and not held.session.closed:
         return held.session
-    # trust_env: proxies from HTTP(S)_PROXY / NO_PROXY, as ``requests`` uses them on the sync
-    # path; without it a deferrable wait behind a proxy would only ever see connection errors.
-    # (aiohttp also reads .netrc with it, but only when a request has no Authorization header,
-    # and every call sends one.)
-    session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), trust_env=True)
+    # No trust_env: with it aiohttp reads ~/.netrc and the proxy variables on a thread for every
+    # request, and a .netrc entry for the API's host would clash with the Authorization header.
+    # The proxy is resolved once per connection read instead (_Settings.proxy).
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
     closer = _close_with_the_loop(loop, session)
     with _LOOP_SESSIONS_LOCK:
         _LOOP_SESSIONS[loop] = _LoopSession(session, closer)
@@ -169,6 +174,27 @@ async def _amask_secret(secret: str) -> None:
         mask_secret(secret)
     else:
         await amask_secret(secret)
+
+
+class _AuthorizationAsGiven(requests.auth.AuthBase):
+    """Leave the request's own ``Authorization`` header (the key) as it is.
+
+    Given no ``auth``, ``requests`` applies a ``.netrc`` login for the host on top of the
+    headers, replacing the account key with a Basic login; an ``auth`` that changes nothing
+    keeps it from looking.
+    """
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy ``requests`` would use for ``url`` from the environment, so that aiohttp uses it too.
+
+    Without it a triggerer behind a proxy, whose workers reach the API through it, would see
+    only connection errors and wait to its deadline.
+    """
+    return requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
 
 
 def _logs_call(method: str, path: str, body: Any | None = None, **params: str) -> ApiCall:
@@ -325,7 +351,8 @@ class FaunaAccountHook(BaseHook):
                 f"timeout={timeout} must be a positive number of seconds (the connection's extra "
                 '"timeout", or the hook\'s timeout argument).'
             )
-        return _Settings(self._base_url(conn, extra), key, timeout, policy)
+        base_url = self._base_url(conn, extra)
+        return _Settings(base_url, key, timeout, policy, _environment_proxy(base_url))
 
     def _base_url(self, conn: Connection, extra: dict[str, Any]) -> str:
         host = (conn.host or "").strip() or DEFAULT_HOST
@@ -435,6 +462,7 @@ class FaunaAccountHook(BaseHook):
                     params=call.params,
                     json=call.json,
                     headers=self._headers(settings, call),
+                    auth=_AuthorizationAsGiven(),
                     timeout=(min(10.0, settings.timeout), settings.timeout),
                     allow_redirects=False,
                 )
@@ -475,6 +503,7 @@ class FaunaAccountHook(BaseHook):
                     headers=self._headers(settings, call),
                     allow_redirects=False,
                     timeout=timeout,
+                    proxy=settings.proxy,
                 ) as response:
                     # errors="replace": a proxy's 502 page in Latin-1 is a server error to retry,
                     # as on the sync path, not a UnicodeDecodeError that escapes the trigger.
@@ -662,8 +691,8 @@ class FaunaAccountHook(BaseHook):
         """Make one cheap authenticated call (the first OAuth app) and say what happened."""
         try:
             settings = self._settings
-            self.__dict__["_settings"] = _Settings(
-                settings.base_url, settings.key, min(settings.timeout, 10.0), RetryPolicy(max_attempts=1)
+            self.__dict__["_settings"] = dataclasses.replace(
+                settings, timeout=min(settings.timeout, 10.0), policy=RetryPolicy(max_attempts=1)
             )
             self._send(self._list_apps_call(None, 1))
         except FaunaAuthError as err:

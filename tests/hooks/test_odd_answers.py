@@ -176,3 +176,39 @@ def test_delete_oauth_app_refuses_what_is_not_one_app_id(server, monkeypatch, ap
     with pytest.raises(FaunaValidationError, match="app_id="):
         connect(monkeypatch, url).delete_oauth_app(app_id)
     assert handler.seen == []
+
+
+class _Recording(_Canned):
+    """Also keeps the Authorization header of each request."""
+
+    authorizations: list[str | None] = []
+
+    def _answer(self) -> None:
+        type(self).authorizations.append(self.headers.get("Authorization"))
+        super()._answer()
+
+    do_GET = do_POST = do_DELETE = _answer
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_netrc_login_for_the_api_host_never_replaces_the_key(tmp_path, monkeypatch, mode) -> None:
+    """``requests`` applies a ``.netrc`` login over an explicit Authorization header; the key must win."""
+
+    class Handler(_Recording):
+        seen = []
+        authorizations = []
+        answer = (200, [], PENDING.encode())
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    try:
+        request = await status(connect(monkeypatch, f"http://127.0.0.1:{httpd.server_port}"), mode)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert request.state == "Pending"
+    assert Handler.authorizations == [f"Bearer {KEY}"]
