@@ -17,6 +17,7 @@ from airflow_provider_fauna.transfers.base import (
     BaseFaunaLogsTransferOperator,
     Destination,
     check_key_template,
+    check_provider_installed,
     require_provider,
 )
 from airflow_provider_fauna.transfers.download import FaunaVerificationError, MiB
@@ -136,7 +137,7 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
                 f"for example {DEFAULT_CHUNK_SIZE}."
             )
         self.chunk_size = chunk_size
-        require_provider("airflow.providers.google.cloud.hooks.gcs", "google", type(self).__name__)
+        check_provider_installed("airflow.providers.google.cloud.hooks.gcs", "google", type(self).__name__)
         if not is_templated(bucket_name):
             validate_gcs_bucket(bucket_name)
         if object_name is not None and not is_templated(object_name):

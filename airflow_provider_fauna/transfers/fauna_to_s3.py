@@ -22,6 +22,7 @@ from airflow_provider_fauna.transfers.base import (
     BaseFaunaLogsTransferOperator,
     Destination,
     check_key_template,
+    check_provider_installed,
     require_provider,
 )
 from airflow_provider_fauna.transfers.download import KMS_ENCRYPTION, FaunaVerificationError, MiB
@@ -198,7 +199,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
             )
         self.upload_concurrency = upload_concurrency
         self._try_hook: S3Hook | None = None
-        require_provider("airflow.providers.amazon.aws.hooks.s3", "amazon", type(self).__name__)
+        check_provider_installed("airflow.providers.amazon.aws.hooks.s3", "amazon", type(self).__name__)
         if not is_templated(s3_bucket):
             validate_s3_bucket(s3_bucket)
         if s3_key is not None and not is_templated(s3_key):

@@ -63,6 +63,33 @@ def test_modules_import_without_the_amazon_and_google_providers_and_say_what_to_
     assert done.stdout.strip().endswith("ok")
 
 
+BUILT_AT_PARSE_TIME = """
+import sys
+
+from airflow_provider_fauna.transfers.fauna_to_gcs import FaunaLogsToGCSOperator
+from airflow_provider_fauna.transfers.fauna_to_s3 import FaunaLogsToS3Operator
+
+FaunaLogsToS3Operator(task_id="s3", request_id="1", s3_bucket="fauna-logs")
+FaunaLogsToGCSOperator(task_id="gcs", request_id="1", bucket_name="fauna-logs")
+heavy = [m for m in ("airflow.providers.amazon.aws.hooks.s3", "airflow.providers.google.cloud.hooks.gcs",
+                     "boto3", "google.cloud.storage") if m in sys.modules]
+print("imported:", heavy)
+"""
+
+
+def test_building_the_transfers_when_a_dag_is_parsed_imports_no_store_client() -> None:
+    """The DAG processor builds every operator of every file again and again: no boto3, no Google."""
+    done = subprocess.run(
+        [sys.executable, "-c", BUILT_AT_PARSE_TIME],
+        env=airflow_cli_env({"PYTHONPATH": str(REPO_ROOT)}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("imported: []"), done.stdout
+
+
 def copied(operator: FaunaLogsToS3Operator) -> FaunaLogsToS3Operator:
     request = LogRequest.from_api(
         {
