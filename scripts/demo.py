@@ -134,7 +134,10 @@ def main() -> int:
         subprocess.run(
             [str(BIN / "airflow"), "db", "migrate"], env=env, check=True, cwd=REPO, stdout=subprocess.DEVNULL
         )
-        say(f"Running {DAG_ID} for three days through Airflow (request -> deferred wait -> S3)")
+        say(
+            f"Running {DAG_ID} for three days through Airflow (request -> deferred wait -> S3); "
+            "about a minute a day: the wait polls once a minute, as in production"
+        )
         for day in DAYS:
             airflow(env, "dags", "test", DAG_ID, day)
 
