@@ -7,6 +7,7 @@ imports without it, and the operator says what to install when it is missing.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import zlib
@@ -64,6 +65,24 @@ def validate_s3_bucket(bucket: Any) -> str:
             "'.' and '-', beginning and ending with a letter or digit."
         )
     return bucket
+
+
+@functools.cache
+def _s3_hook_class(base: type[S3Hook], caller: str) -> type[S3Hook]:
+    """``S3Hook`` that names its caller in the AWS user agent without walking the stack.
+
+    To write ``Caller/<operator>`` into the user agent of each client it makes, the amazon
+    provider walks the call stack with ``inspect.stack()``, reading the source of every
+    frame: 0.14 s of CPU per client here, in a 64 MiB copy more than half of what the copy
+    costs beyond a bare ``boto3`` one, and more in a task's deeper stack. The caller is known
+    here, so it is given rather than searched for; the user agent reads the same.
+    """
+
+    class FaunaS3Hook(base):  # type: ignore[valid-type,misc]
+        def _get_caller(self, *args: Any, **kwargs: Any) -> str:
+            return caller
+
+    return FaunaS3Hook
 
 
 def _b64_crc32(crc: int) -> str:
@@ -257,7 +276,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
     def s3_hook(self) -> S3Hook:
         """An ``S3Hook`` on ``aws_conn_id`` (its connection's ``extra_args`` apply to the upload)."""
         module = require_provider("airflow.providers.amazon.aws.hooks.s3", "amazon", type(self).__name__)
-        return module.S3Hook(aws_conn_id=self.aws_conn_id)
+        return _s3_hook_class(module.S3Hook, type(self).__name__)(aws_conn_id=self.aws_conn_id)
 
     def transfer(self, context: Context, request: LogRequest) -> str | None:
         """Copy with one ``S3Hook`` (and so one boto3 client) for the whole try.
