@@ -166,10 +166,13 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
     # ------------------------------------------------------------------ GCS
     def check_bucket_exists(self) -> None:
         """Look the bucket up: a missing bucket or missing credentials fail the task before the export."""
+        hook = self.gcs_hook  # imports the Google provider, and so google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+
         try:
-            found = self.gcs_hook.get_conn().lookup_bucket(self.bucket_name)
+            found = hook.get_conn().lookup_bucket(self.bucket_name)
         except Exception as err:
-            if type(err).__name__ == "DefaultCredentialsError":
+            if isinstance(err, DefaultCredentialsError):
                 raise AirflowFailException(
                     f"gcp_conn_id={self.gcp_conn_id!r} yields no Google Cloud credentials: define that "
                     "connection, or give the worker credentials of its own. Nothing was exported."

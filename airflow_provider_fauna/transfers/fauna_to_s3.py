@@ -253,8 +253,11 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
                 f"aws_conn_id={self.aws_conn_id!r} yields no AWS credentials: define that connection, "
                 "or give the worker credentials of its own. Nothing was exported."
             ) from None
-        except ClientError as err:
-            code = str(err.response.get("Error", {}).get("Code", ""))
+        except (ClientError, BotoCoreError) as err:
+            if isinstance(err, ClientError):
+                code = str(err.response.get("Error", {}).get("Code", ""))
+            else:  # the store did not answer: only the kind of failure, no endpoint URL
+                code = type(err).__name__
             if code in ("404", "NoSuchBucket"):
                 raise AirflowFailException(
                     f"s3_bucket={self.s3_bucket!r} does not exist (as seen with aws_conn_id="
@@ -264,12 +267,6 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
                 "Could not check that bucket %s exists (%s); going on, the upload will tell.",
                 self.s3_bucket,
                 code,
-            )
-        except BotoCoreError as err:
-            self.log.warning(
-                "Could not check that bucket %s exists (%s); going on, the upload will tell.",
-                self.s3_bucket,
-                type(err).__name__,
             )
 
     @property
