@@ -41,27 +41,29 @@ def _given(extra: dict[str, Any], key: str) -> bool:
     return key in extra and extra[key] not in (None, "")
 
 
+def _number(raw: Any) -> float:
+    """An extra's value as a number; ``nan`` for what is not one (``True`` included)."""
+    if isinstance(raw, bool):
+        return math.nan
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _whole_number(extra: dict[str, Any], key: str, *, minimum: int) -> int:
     """``extra[key]`` as an integer of at least ``minimum`` (``"3"`` and ``3.0`` are fine; ``2.7`` is not)."""
-    raw = extra[key]
-    try:
-        number = float(raw) if not isinstance(raw, bool) else math.nan
-    except (TypeError, ValueError):
-        number = math.nan
+    number = _number(extra[key])
     if not number.is_integer() or number < minimum:
-        raise ValueError(f"{key}={raw!r} must be a whole number, {minimum} or more")
+        raise ValueError(f"{key}={extra[key]!r} must be a whole number, {minimum} or more")
     return int(number)
 
 
 def _seconds(extra: dict[str, Any], key: str) -> float:
     """``extra[key]`` as a finite, non-negative number of seconds."""
-    raw = extra[key]
-    try:
-        number = float(raw) if not isinstance(raw, bool) else math.nan
-    except (TypeError, ValueError):
-        number = math.nan
+    number = _number(extra[key])
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{key}={raw!r} must be a finite number of seconds, 0 or more")
+        raise ValueError(f"{key}={extra[key]!r} must be a finite number of seconds, 0 or more")
     return number
 
 
