@@ -92,9 +92,9 @@ def dag_runner(airflow_db: None) -> Callable[..., Any]:
 def _emulator_module() -> Any:
     """The provider's emulator package, or a skip while it does not exist yet."""
     try:
-        return importlib.import_module("airflow_provider_fauna.emulator")
+        return importlib.import_module("fauna_emulator")
     except ImportError as err:
-        if err.name in ("airflow_provider_fauna.emulator", "airflow_provider_fauna.emulator.server"):
+        if err.name in ("fauna_emulator", "fauna_emulator.server"):
             pytest.skip(f"the Fauna emulator is not available: {err}")
         raise
 
@@ -104,7 +104,7 @@ def fauna_emulator() -> Iterator[Any]:
     """A running ``FaunaEmulator`` that accepts :data:`harness.FAUNA_TEST_KEY`, for the whole session."""
     module = _emulator_module()
     if not hasattr(module, "FaunaEmulator"):
-        pytest.skip("airflow_provider_fauna.emulator has no FaunaEmulator yet")
+        pytest.skip("fauna_emulator has no FaunaEmulator yet")
     server = module.FaunaEmulator(keys={FAUNA_TEST_KEY}, host="127.0.0.1", port=0, completion_delay=0.0)
     server.start()
     try:

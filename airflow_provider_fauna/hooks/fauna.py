@@ -48,6 +48,11 @@ from airflow_provider_fauna.exceptions import (
     FaunaServerError,
     FaunaValidationError,
 )
+from airflow_provider_fauna.hooks.link_template import (
+    DEFAULT_LINK_TEMPLATE,
+    LINK_TEMPLATE_EXTRA,
+    check_link_template,
+)
 from airflow_provider_fauna.hooks.retry import RetryPolicy, parse_retry_after
 from airflow_provider_fauna.log_requests import (
     ALL_STATES,
@@ -99,6 +104,8 @@ class _Settings:
     #: The environment's proxy for ``base_url`` (``HTTP(S)_PROXY``, honouring ``NO_PROXY``), for
     #: the async client; ``requests`` finds the same one by itself.
     proxy: str | None = field(default=None, repr=False)
+    #: The extra link's URL template (the ``link_template`` extra; the dashboard by default).
+    link_template: str = DEFAULT_LINK_TEMPLATE
 
 
 @dataclass(frozen=True)
@@ -366,7 +373,8 @@ class FaunaAccountHook(BaseHook):
                 '"timeout", or the hook\'s timeout argument).'
             )
         base_url = self._base_url(conn, extra)
-        return _Settings(base_url, key, timeout, policy, _environment_proxy(base_url))
+        link = check_link_template(self.fauna_conn_id, extra.get(LINK_TEMPLATE_EXTRA))
+        return _Settings(base_url, key, timeout, policy, _environment_proxy(base_url), link)
 
     def _base_url(self, conn: Connection, extra: dict[str, Any]) -> str:
         host = (conn.host or "").strip() or DEFAULT_HOST
@@ -404,6 +412,11 @@ class FaunaAccountHook(BaseHook):
     def base_url(self) -> str:
         """The Account API's root URL this hook sends to."""
         return self._settings.base_url
+
+    @property
+    def link_template(self) -> str:
+        """The URL template of the "Fauna log request" extra link (the ``link_template`` extra)."""
+        return self._settings.link_template
 
     def get_conn(self) -> requests.Session:
         """A ``requests`` session for the Account API (it carries no credentials itself)."""

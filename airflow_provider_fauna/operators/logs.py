@@ -164,7 +164,9 @@ class FaunaLogsRequestOperator(BaseOperator):
         except FAIL_FAST_ERRORS as err:
             raise AirflowFailException(str(err)) from err
         context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
-        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(hook.base_url, request))
+        context["ti"].xcom_push(
+            key=LINK_XCOM_KEY, value=log_request_url(hook.link_template, hook.base_url, request)
+        )
         if not self.wait_for_completion:
             return request.request_id
         final = wait_or_defer(

@@ -392,7 +392,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             self.check_destination()
             spec = self.build_spec(context) if submitted else None
             request_id = None if submitted else validate_request_id(self.request_id)
-            base_url = hook.base_url
+            base_url, link_template = hook.base_url, hook.link_template
         except FAIL_FAST_ERRORS as err:
             raise AirflowFailException(str(err)) from err
         self.check_bucket_exists()
@@ -404,7 +404,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 request = hook.get_log_request(request_id)
         except FAIL_FAST_ERRORS as err:
             raise AirflowFailException(str(err)) from err
-        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(base_url, request))
+        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(link_template, base_url, request))
         request = wait_or_defer(
             self,
             context,

@@ -29,7 +29,7 @@ DATABASE = "us-std/ECommerce"
 @pytest.fixture(scope="session")
 def big_emulator() -> Iterator[Any]:
     """A Fauna emulator whose log files are larger than one S3 part (session-wide, reset per test)."""
-    emulator_module = pytest.importorskip("airflow_provider_fauna.emulator")
+    emulator_module = pytest.importorskip("fauna_emulator")
     server = emulator_module.FaunaEmulator(
         keys={FAUNA_TEST_KEY}, port=0, completion_delay=1.0, records_per_file=RECORDS_PER_FILE
     )

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
+from fauna_emulator import FaultConfig
 from transfer_stores import DEFAULT_KEY, GCSStore, S3Store, Store, complete_request
 
-from airflow_provider_fauna.emulator import FaultConfig
 from airflow_provider_fauna.transfers.base import TRANSFER_XCOM_KEY
 from airflow_provider_fauna.transfers.download import FaunaTransferError, FaunaVerificationError
 from airflow_provider_fauna.transfers.fauna_to_gcs import FaunaLogsToGCSOperator
