@@ -29,6 +29,7 @@ from airflow_provider_fauna.log_requests import (
     validate_scope,
 )
 from airflow_provider_fauna.outcomes import describe, settle, validate_on_no_logs
+from airflow_provider_fauna.partitions import partition_period, request_details
 from airflow_provider_fauna.utils.templates import is_templated
 from airflow_provider_fauna.waiting import (
     FAIL_FAST_ERRORS,
@@ -59,13 +60,15 @@ ZERO_WIDTH_FIX = (
 def resolve_interval(
     context: Context, time_start: datetime | str | None, time_end: datetime | str | None
 ) -> tuple[datetime | str, datetime | str]:
-    """The interval to export: explicit times, else the run's data interval ``[start, end)``.
+    """The interval to export: explicit times, else the run's data interval or partition's period.
 
     A zero-width data interval is refused rather than turned into an empty export: the
     schedule has to say how long a period one run covers.
     """
     start = time_start if time_start not in (None, "") else context.get("data_interval_start")
     end = time_end if time_end not in (None, "") else context.get("data_interval_end")
+    if (start is None or end is None) and (period := partition_period(context)) is not None:
+        start, end = start or period.start, end or period.end
     if start is None or end is None:
         raise FaunaValidationError(
             "This run has no data interval (a manual run of a DAG with schedule=None?): "
@@ -163,7 +166,7 @@ class FaunaLogsRequestOperator(BaseOperator):
             request = submit_reusing(hook, spec, context, self.log)
         except FAIL_FAST_ERRORS as err:
             raise AirflowFailException(str(err)) from err
-        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
+        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
         context["ti"].xcom_push(
             key=LINK_XCOM_KEY, value=log_request_url(hook.link_template, hook.base_url, request)
         )
@@ -186,7 +189,7 @@ class FaunaLogsRequestOperator(BaseOperator):
         return self._finish(context, read_trigger_event(event))
 
     def _finish(self, context: Context, request: LogRequest) -> str:
-        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
+        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
         settle(request, self.on_no_logs)
         return request.request_id
 

@@ -55,6 +55,7 @@ from airflow_provider_fauna.operators.logs import (
     submit_reusing,
 )
 from airflow_provider_fauna.outcomes import describe, settle, submitter_of, validate_on_no_logs
+from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.transfers.download import (
     AUTO,
     DEFAULT_MAX_RESUMES,
@@ -428,7 +429,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
     # ------------------------------------------------------------------ copying
     def transfer(self, context: Context, request: LogRequest) -> str | None:
         """Settle the finished request and copy its file; return the destination URI (``None``: no logs)."""
-        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
+        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
         # Given a request_id, this task only waited: a retry could not submit a fresh request.
         settle(
             request,
