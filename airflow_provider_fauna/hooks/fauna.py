@@ -145,21 +145,25 @@ class FaunaAccountHook(BaseHook):
                 "(it starts with 'fnacapi') in the connection's password field."
             )
         try:
-            raw = self.timeout if self.timeout is not None else extra.get("timeout")
-            timeout = DEFAULT_TIMEOUT if raw in (None, "") else float(raw)
+            timeout = self._timeout(extra)
             policy = self.retry_policy or RetryPolicy.from_extra(extra)
         except (TypeError, ValueError) as err:
             raise FaunaValidationError(
-                f"Connection {self.fauna_conn_id!r} has an invalid extra: {str(err).rstrip('.')}. "
+                f"Connection {self.fauna_conn_id!r} has an invalid setting: {str(err).rstrip('.')}. "
                 'Extras take numbers, for example {"timeout": 30, "max_retries": 4}.'
             ) from None
-        if not math.isfinite(timeout) or timeout <= 0:
-            raise FaunaValidationError(
-                f"timeout={timeout} must be a positive number of seconds (the connection's extra "
-                '"timeout", or the hook\'s timeout argument).'
-            )
         base_url = self._base_url(conn, extra)
         return Settings(base_url, key, timeout, policy, environment_proxy(base_url))
+
+    def _timeout(self, extra: dict[str, Any]) -> float:
+        raw = self.timeout if self.timeout is not None else extra.get("timeout")
+        if raw in (None, ""):
+            return DEFAULT_TIMEOUT
+        seconds = math.nan if isinstance(raw, bool) else float(raw)
+        if not math.isfinite(seconds) or seconds <= 0:
+            argument = " (the hook's timeout argument)" if self.timeout is not None else ""
+            raise ValueError(f"timeout={raw!r}{argument} must be a positive number of seconds")
+        return seconds
 
     def _base_url(self, conn: Connection, extra: dict[str, Any]) -> str:
         host = (conn.host or "").strip() or DEFAULT_HOST
