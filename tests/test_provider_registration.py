@@ -92,7 +92,9 @@ def _form_defaults() -> dict[str, Any]:
 
         widgets = ProvidersManager().connection_form_widgets
         return {
-            w.field_name: w.field.kwargs["default"] for k, w in widgets.items() if k.startswith("extra__fauna__")
+            w.field_name: w.field.kwargs["default"]
+            for k, w in widgets.items()
+            if k.startswith("extra__fauna__")
         }
     [meta] = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "fauna"]
     return {name: field["value"] for name, field in (meta.extra_fields or {}).items()}

@@ -165,7 +165,9 @@ async def test_bad_extras_are_refused_naming_the_extra_before_any_call(
 
 
 @pytest.mark.parametrize(("extra", "named"), BAD_EXTRAS)
-def test_test_connection_reports_a_bad_extra_by_name_without_calling(server, monkeypatch, extra, named) -> None:
+def test_test_connection_reports_a_bad_extra_by_name_without_calling(
+    server, monkeypatch, extra, named
+) -> None:
     url, handler = server
     ok, message = connect(monkeypatch, url, **extra).test_connection()
     assert not ok
