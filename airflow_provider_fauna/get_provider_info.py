@@ -13,28 +13,35 @@ from airflow_provider_fauna import __version__
 HOOK_CLASS = "airflow_provider_fauna.hooks.fauna.FaunaAccountHook"
 DEFAULT_HOST = "https://account.fauna.com"
 
+
+def _number_field(label: str, description: str, default: int, *, kind: str = "number", **bounds: int) -> dict:
+    return {
+        "label": label,
+        "description": description,
+        "schema": {"type": [kind, "null"], "default": default, **bounds},
+    }
+
+
 #: The extras as form fields: Airflow 3 reads them here, Airflow 2 through the hook's widgets.
 CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
-    "timeout": {
-        "label": "Timeout (seconds)",
-        "description": "Seconds one HTTP call may take, more than 0.",
-        "schema": {"type": ["number", "null"], "default": 30, "exclusiveMinimum": 0},
-    },
-    "max_retries": {
-        "label": "Max retries",
-        "description": "Retries after the first attempt of a call (0: none).",
-        "schema": {"type": ["integer", "null"], "default": 4, "minimum": 0},
-    },
-    "backoff_base": {
-        "label": "Backoff base (seconds)",
-        "description": "Wait before the first retry, doubled for each retry after it.",
-        "schema": {"type": ["number", "null"], "default": 1, "minimum": 0},
-    },
-    "backoff_max": {
-        "label": "Backoff max (seconds)",
-        "description": "The longest single wait between two attempts, Retry-After included.",
-        "schema": {"type": ["number", "null"], "default": 60, "minimum": 0},
-    },
+    "timeout": _number_field(
+        "Timeout (seconds)", "Seconds one HTTP call may take, more than 0.", 30, exclusiveMinimum=0
+    ),
+    "max_retries": _number_field(
+        "Max retries", "Retries after the first attempt of a call (0: none).", 4, kind="integer", minimum=0
+    ),
+    "backoff_base": _number_field(
+        "Backoff base (seconds)",
+        "Wait before the first retry, doubled for each retry after it.",
+        1,
+        minimum=0,
+    ),
+    "backoff_max": _number_field(
+        "Backoff max (seconds)",
+        "The longest single wait between two attempts, Retry-After included.",
+        60,
+        minimum=0,
+    ),
 }
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "login", "port"],
