@@ -47,4 +47,4 @@ def _importorfail(
 def fail_missing_dependencies_in_ci() -> None:
     """In CI, make ``pytest.importorskip`` fail (call before test modules are imported)."""
     if in_ci():
-        pytest.importorskip = _importorfail  # type: ignore[assignment]
+        pytest.importorskip = _importorfail
