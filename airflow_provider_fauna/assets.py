@@ -44,9 +44,7 @@ def add_default_outlet(operator: BaseOperator) -> None:
         operator.outlets = [*outlets, default_alias(operator.dag_id, operator.task_id)]
 
 
-def event_extra(
-    request: LogRequest, uri: str | None, size: int | None, md5: str | None
-) -> dict[str, Any]:
+def event_extra(request: LogRequest, uri: str | None, size: int | None, md5: str | None) -> dict[str, Any]:
     """What an event says about the export: where it landed (``None``: no logs, nothing written)."""
     return {
         "uri": uri,

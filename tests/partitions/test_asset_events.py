@@ -31,9 +31,11 @@ def events_of(uri: str, dag_id: str) -> list[dict[str, Any]]:
     from airflow.utils.session import create_session
 
     try:
-        from airflow.models.asset import AssetEvent as Event, AssetModel as Model
+        from airflow.models.asset import AssetEvent as Event
+        from airflow.models.asset import AssetModel as Model
     except ImportError:  # Airflow 2
-        from airflow.models.dataset import DatasetEvent as Event, DatasetModel as Model  # type: ignore[no-redef]
+        from airflow.models.dataset import DatasetEvent as Event  # type: ignore[no-redef]
+        from airflow.models.dataset import DatasetModel as Model
     link = "asset_id" if hasattr(Event, "asset_id") else "dataset_id"
     with create_session() as session:
         rows = (
@@ -43,7 +45,10 @@ def events_of(uri: str, dag_id: str) -> list[dict[str, Any]]:
             .filter(Model.uri.in_({uri, uri.rstrip("/")}), Event.source_dag_id == dag_id)
             .all()
         )
-        return [{"extra": dict(row.extra or {}), "partition_key": getattr(row, "partition_key", None)} for row in rows]
+        return [
+            {"extra": dict(row.extra or {}), "partition_key": getattr(row, "partition_key", None)}
+            for row in rows
+        ]
 
 
 def stored(bucket: str, key: str) -> bytes:
@@ -96,4 +101,8 @@ def test_a_declared_asset_carries_the_object_in_its_extra_and_no_logs_says_so(
     events = events_of(declared, "assets_s3_declared_outlet")
     assert len(events) == 2
     no_logs = [e["extra"] for e in events if e["extra"]["uri"] is None]
-    assert len(no_logs) == 1 and no_logs[0]["bytes"] is None and no_logs[0]["time_start"] == "2026-11-02T00:00:00Z"
+    assert (
+        len(no_logs) == 1
+        and no_logs[0]["bytes"] is None
+        and no_logs[0]["time_start"] == "2026-11-02T00:00:00Z"
+    )
