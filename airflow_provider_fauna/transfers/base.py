@@ -47,16 +47,17 @@ from airflow_provider_fauna.log_requests import (
     parse_time,
     validate_request_id,
 )
-from airflow_provider_fauna.operators.logs import (
-    LOG_REQUEST_XCOM_KEY,
-    check_poll_interval,
-    check_scope_arguments,
-    check_timeout,
-    spec_for_run,
-    submit_reusing,
-)
 from airflow_provider_fauna.outcomes import describe, settle, submitter_of, validate_on_no_logs
 from airflow_provider_fauna.partitions import request_details
+from airflow_provider_fauna.tasks import (
+    LOG_REQUEST_XCOM_KEY,
+    spec_for_run,
+    submit_reusing,
+    validate_poll_interval,
+    validate_scope_arguments,
+    validate_timeout,
+    wait_or_defer,
+)
 from airflow_provider_fauna.transfers.download import (
     AUTO,
     DEFAULT_MAX_RESUMES,
@@ -64,11 +65,7 @@ from airflow_provider_fauna.transfers.download import (
     LogFileDownload,
     check_verify_gzip,
 )
-from airflow_provider_fauna.waiting import (
-    FAIL_FAST_ERRORS,
-    read_trigger_event,
-    wait_or_defer,
-)
+from airflow_provider_fauna.waiting import read_trigger_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -309,8 +306,8 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         self.fauna_conn_id = fauna_conn_id
         self.replace = replace
         self.deferrable = deferrable
-        self.poll_interval = check_poll_interval(poll_interval)
-        self.timeout = check_timeout(timeout)
+        self.poll_interval = validate_poll_interval(poll_interval)
+        self.timeout = validate_timeout(timeout)
         self.on_no_logs = validate_on_no_logs(on_no_logs)
         self.max_resumes = check_max_resumes(max_resumes)
         self.verify_gzip = check_verify_gzip(verify_gzip)
@@ -344,7 +341,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 "with request_id the interval is the request's own."
             )
         if has_scope:
-            check_scope_arguments(self.database, self.region_group)
+            validate_scope_arguments(self.database, self.region_group)
 
     def check_destination(self) -> None:
         """Refuse a bad bucket or key; subclasses check their store's naming rules."""
@@ -389,25 +386,19 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         push_no_link_yet(context)
         hook = self.hook
         submitted = self.request_id in (None, "")
-        try:
-            # Everything that needs no network first: the destination, the request, the
-            # Fauna connection (read, not called). Then one look at the bucket, then the API.
-            self.check_destination()
-            spec = self.build_spec(context) if submitted else None
-            request_id = None if submitted else validate_request_id(self.request_id)
-            base_url = hook.base_url
-        except FAIL_FAST_ERRORS as err:
-            raise AirflowFailException(str(err)) from err
+        # Everything that needs no network first: the destination, the request, the
+        # Fauna connection (read, not called). Then one look at the bucket, then the API.
+        self.check_destination()
+        spec = self.build_spec(context) if submitted else None
+        request_id = None if submitted else validate_request_id(self.request_id)
+        base_url, link_template = hook.base_url, hook.link_template
         self.check_bucket_exists()
-        try:
-            if spec is not None:
-                request = submit_reusing(hook, spec, context, self.log)
-            else:
-                assert request_id is not None
-                request = hook.get_log_request(request_id)
-        except FAIL_FAST_ERRORS as err:
-            raise AirflowFailException(str(err)) from err
-        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(base_url, request))
+        if spec is not None:
+            request = submit_reusing(hook, spec, context, self.log)
+        else:
+            assert request_id is not None
+            request = hook.get_log_request(request_id)
+        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(link_template, base_url, request))
         request = wait_or_defer(
             self,
             context,
@@ -422,10 +413,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
         """Resume after the trigger fired; the event carries no URL, so the request is read again."""
-        try:
-            self.check_destination()
-        except FaunaValidationError as err:
-            raise AirflowFailException(str(err)) from err
+        self.check_destination()
         return self.transfer(context, read_trigger_event(event))
 
     # ------------------------------------------------------------------ copying
@@ -438,10 +426,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             self.on_no_logs,
             submitted_by=None if self.request_id in (None, "") else submitter_of(self),
         )
-        try:
-            destination = Destination(self.scheme, self.bucket(), self._key(request))
-        except FaunaValidationError as err:  # the same key would be refused on every retry
-            raise AirflowFailException(str(err)) from err
+        destination = Destination(self.scheme, self.bucket(), self._key(request))
         if request.state == LogRequestState.DOES_NOT_EXIST:
             self.log.info(
                 "%s has no logs; on_no_logs='succeed': nothing was written to %s.",
@@ -468,10 +453,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             )
         hook = self.hook
         if not request.presigned_url:  # read from a trigger event, which never carries the URL
-            try:
-                request = hook.get_log_request(request.request_id)
-            except FAIL_FAST_ERRORS as err:
-                raise AirflowFailException(str(err)) from err
+            request = hook.get_log_request(request.request_id)
         download = LogFileDownload(
             hook, request, log=self.log, max_resumes=self.max_resumes, verify_gzip=self.verify_gzip
         )
@@ -481,8 +463,6 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         attempt = uuid.uuid4().hex
         try:
             self.copy(download, destination, object_metadata(request, attempt))
-        except FAIL_FAST_ERRORS as err:  # a key revoked mid-copy stays revoked on a retry
-            raise AirflowFailException(str(err)) from err
         finally:
             self._abort = None
         stats = download.stats

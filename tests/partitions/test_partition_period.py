@@ -17,8 +17,8 @@ from harness import airflow_version
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.log_requests import LogRequest
-from airflow_provider_fauna.operators.logs import resolve_interval, spec_for_run
 from airflow_provider_fauna.partitions import partition_period, request_details
+from airflow_provider_fauna.tasks import resolve_interval, spec_for_run
 
 partitions_only = pytest.mark.skipif(
     airflow_version() < (3, 2), reason="partitioned runs exist on Airflow 3.2+ only (by design)"

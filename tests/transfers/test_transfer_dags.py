@@ -12,10 +12,9 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from fauna_emulator import FaultConfig
 from harness import DagRunResult, run_backfill, run_dag
 from transfer_stores import GCSStore, S3Store, Store
-
-from airflow_provider_fauna.emulator import FaultConfig
 
 pytestmark = pytest.mark.dagrun
 
