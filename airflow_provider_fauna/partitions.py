@@ -60,6 +60,12 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
     """
     key = partition_key(context)
     if key is None:
+        if getattr(_core_timetable(context), "partitioned", False):
+            raise FaunaValidationError(
+                "This run of a partitioned DAG has no partition key, so the period to export is unknown "
+                "(airflow dags test, and a trigger without a partition key, set none): let the scheduler "
+                f"run it, or make past partitions with airflow backfill create, {EXPLICIT_FIX}."
+            )
         return None
     date = context.get("partition_date")
     if not isinstance(date, datetime):
@@ -68,7 +74,12 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
             f"unknown (a key set by hand, or by an asset-triggered DAG whose partition mappers do not "
             f"give a date): schedule the DAG with CronPartitionTimetable, {EXPLICIT_FIX}."
         )
-    timetable = _core_timetable(context, key)
+    timetable = _core_timetable(context)
+    if timetable is None:
+        raise FaunaValidationError(
+            f"This run has partition_key={key!r} but its DAG's timetable is not in the task's context, "
+            f"so the period to export is unknown: {EXPLICIT_FIX.removeprefix('or ')}."
+        )
     start = pendulum.instance(date).in_timezone("UTC")
     ticks = _ticks_from(timetable, start, key)
     if len(ticks) < 2 or ticks[0] != start:
@@ -90,19 +101,15 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
     return PartitionPeriod(key=key, start=start, end=end)
 
 
-def _core_timetable(context: Mapping[str, Any], key: str) -> Any:
-    """The scheduler's form of the DAG's timetable: the one that computes ticks.
+def _core_timetable(context: Mapping[str, Any]) -> Any:
+    """The scheduler's form of the DAG's timetable, the one that computes ticks (``None``: no DAG).
 
     The DAG a task sees holds the authoring (``airflow.sdk``) timetable, which only describes
     the schedule; ``coerce_to_core_timetable`` is how Airflow itself turns it into the core one.
     """
-    dag = context.get("dag")
-    timetable = getattr(dag, "timetable", None)
+    timetable = getattr(context.get("dag"), "timetable", None)
     if timetable is None:
-        raise FaunaValidationError(
-            f"This run has partition_key={key!r} but its DAG's timetable is not in the task's context, "
-            f"so the period to export is unknown: {EXPLICIT_FIX.removeprefix('or ')}."
-        )
+        return None
     try:
         from airflow.serialization.encoders import coerce_to_core_timetable
     except ImportError:  # a worker without airflow-core: the timetable cannot compute ticks here

@@ -94,8 +94,8 @@ def resolve_interval(
     """
     start = time_start if time_start not in (None, "") else context.get("data_interval_start")
     end = time_end if time_end not in (None, "") else context.get("data_interval_end")
-    if (start is None or end is None) and (period := partition_period(context)) is not None:
-        start, end = start or period.start, end or period.end
+    if not (time_start and time_end) and (period := partition_period(context)) is not None:
+        start, end = time_start or period.start, time_end or period.end
     if start is None or end is None:
         raise FaunaValidationError(
             "This run has no data interval (a manual run of a DAG with schedule=None?): "

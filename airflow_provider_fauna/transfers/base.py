@@ -31,6 +31,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_fauna.assets import add_default_outlet, announce
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.links import (
@@ -321,6 +322,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             raise FaunaValidationError("content_type is empty: leave it out for 'application/gzip'.")
         self.content_type = content_type
         self._check_form()
+        add_default_outlet(self)
         self._lineage: tuple[LogRequest, Destination] | None = None
         self._abort: Callable[[], None] | None = None
 
@@ -438,6 +440,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 describe(request),
                 destination.uri,
             )
+            announce(self, context, request, None)
             return None
         existing = None if self.replace else self.stored_metadata(destination)
         if existing is not None and existing.get("fauna-request-id") == request.request_id:
@@ -448,6 +451,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 destination.uri,
                 describe(request),
             )
+            announce(self, context, request, destination.uri)
             return destination.uri
         if existing is not None:
             raise AirflowFailException(
@@ -482,6 +486,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         )
         context["ti"].xcom_push(key=TRANSFER_XCOM_KEY, value=self._summary(request, destination, stats))
         self._lineage = (request, destination)
+        announce(self, context, request, destination.uri, size=stats.size, md5=stats.md5_hex)
         return destination.uri
 
     def _key(self, request: LogRequest) -> str:

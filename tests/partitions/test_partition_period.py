@@ -179,6 +179,17 @@ def test_a_partitioned_run_whose_period_is_unknown_is_refused(timetable, key, da
 
 
 @partitions_only
+def test_a_run_of_a_partitioned_dag_without_a_key_is_refused_with_the_fix():
+    """What ``airflow dags test`` gives a partitioned DAG: no key, and a zero-width data interval."""
+    context = {**partitioned_context(cron_partitions("0 0 * * *"), None, None), "data_interval_start": D2}
+    context["data_interval_end"] = D2
+    with pytest.raises(
+        FaunaValidationError, match=r"no partition key.*backfill create.*time_start and time_end"
+    ):
+        resolve_interval(context, None, None)
+
+
+@partitions_only
 def test_the_xcom_details_carry_the_partition_key():
     request = LogRequest(request_id="r1", state="Requested", database="us-std/a")
     details = request_details(request, partitioned_context(cron_partitions("0 0 * * *"), "2026-11-01", D1))
