@@ -27,6 +27,8 @@ PINS_AF3 := requirements/airflow3.txt
 PINS_AF2 := requirements/airflow2.txt
 PYTEST_ARGS ?=
 PYTEST := -m pytest -ra --durations=10 $(PYTEST_ARGS)
+# s3rver, the second S3 server of the tests, pinned by tests/s3rver/package-lock.json.
+S3RVER := tests/s3rver/node_modules/.package-lock.json
 
 .PHONY: test bench bench-quick demo docs lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
 
@@ -44,7 +46,10 @@ test:
 docs:
 	@scripts/build-docs.sh
 
-bench: venv-af3
+$(S3RVER): tests/s3rver/package.json tests/s3rver/package-lock.json
+	npm ci --prefix tests/s3rver --no-audit --no-fund --loglevel=error
+
+bench: venv-af3 $(S3RVER)
 	@$(VENV_AF3)/bin/python -m benchmarks
 
 bench-quick: venv-af3
@@ -70,11 +75,11 @@ lint: venv-af3
 	$(VENV_AF3)/bin/mypy tests/harness tests/conftest.py || failed=1; \
 	exit $$failed
 
-test-af3: venv-af3
+test-af3: venv-af3 $(S3RVER)
 	@echo ">> pytest on Airflow $$($(VENV_AF3)/bin/python -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
 	$(VENV_AF3)/bin/python $(PYTEST)
 
-test-af2: venv-af2
+test-af2: venv-af2 $(S3RVER)
 	@echo ">> pytest on Airflow $$($(VENV_AF2)/bin/python -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
 	$(VENV_AF2)/bin/python $(PYTEST)
 
