@@ -1,9 +1,7 @@
 """What a Fauna log request is: its states, the validated input that submits one, and the answer.
 
-The Account API refuses bad input with a terse 400 after a round trip; a daily backfill of
-hundreds of runs deserves better. :class:`LogRequestSpec` checks everything the pages state
-(one scope, a known region group, aware times, end after start, at most 90 days, a UUID
-token) before any network call, and says which field is wrong and how to fix it.
+Input is checked against everything the API's pages state before any network call, and a
+refusal names the field and the fix (the API's own answer is a terse 400).
 """
 
 from __future__ import annotations
