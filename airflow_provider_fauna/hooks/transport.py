@@ -89,6 +89,7 @@ class Settings:
 
 # ---------------------------------------------------------------------------- answers
 
+
 def _error_reason(text: str, status: int) -> str:
     """Return the API's own explanation: ``reason``, ``message`` or ``error`` of the body, or its start."""
     try:
