@@ -147,7 +147,7 @@ class RetryPolicy:
             delay = state.next_action.sleep if state.next_action else 0.0
             log.warning(
                 "%s; retrying in %.1f s (attempt %d of %d).",
-                error,
+                str(error).rstrip("."),
                 delay,
                 state.attempt_number + 1,
                 self.max_attempts,
