@@ -164,7 +164,7 @@ def validate_request_id(request_id: Any) -> str:
 
 
 def validate_scope(database: str | None, region_group: str | None) -> tuple[str | None, str | None]:
-    """Exactly one of a database path and a region group, each well formed; empty means absent."""
+    """Check that exactly one of a database path and a region group is given, well formed; empty means absent."""
     database = database or None
     region_group = region_group or None
     if database and region_group:
@@ -242,7 +242,7 @@ class LogRequestSpec:
         return self.region_group or (self.database or "").split("/", 1)[0]
 
     def to_body(self) -> dict[str, Any]:
-        """The JSON body of ``POST /api/v1/logs``, spelled as the current reference shows."""
+        """Return the JSON body of ``POST /api/v1/logs``, spelled as the current reference shows."""
         body: dict[str, Any] = {}
         if self.database:
             body["database"] = self.database
@@ -312,7 +312,7 @@ class LogRequest:
         return self.database or self.region_group or ""
 
     def to_xcom(self) -> dict[str, Any]:
-        """A JSON-safe summary for XCom and trigger events, without the presigned URL.
+        """Return a JSON-safe summary for XCom and trigger events, without the presigned URL.
 
         The URL is a credential in whole (not only its signature), and XCom is readable by
         anyone who can see the DAG; a task that needs the file asks for a fresh URL by

@@ -69,7 +69,7 @@ class FaunaLogsSensor(BaseSensorOperator):
         return fetch_status(self.hook, validate_request_id(self.request_id), self.log)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        """One status check; done when the request is terminal."""
+        """Check the status once; done when the request is terminal."""
         request = self._fetch_status()
         if request is None or not request.is_terminal:
             if request is not None:
