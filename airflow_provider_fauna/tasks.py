@@ -17,6 +17,7 @@ from airflow_provider_fauna.log_requests import (
     validate_scope,
 )
 from airflow_provider_fauna.outcomes import describe
+from airflow_provider_fauna.partitions import partition_period
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
 from airflow_provider_fauna.utils.templates import is_templated
 from airflow_provider_fauna.waiting import TaskLogger, poll_until_terminal, wait_deadline
@@ -83,7 +84,7 @@ def validate_timeout(timeout: float | timedelta | None) -> float | None:
 def resolve_interval(
     context: Context, time_start: datetime | str | None, time_end: datetime | str | None
 ) -> tuple[datetime | str, datetime | str]:
-    """Return the interval to export: the explicit times, else the run's data interval.
+    """Return the interval to export: the explicit times, else the run's data interval or partition's period.
 
     A zero-width data interval is refused rather than turned into an empty export.
 
@@ -93,6 +94,8 @@ def resolve_interval(
     """
     start = time_start if time_start not in (None, "") else context.get("data_interval_start")
     end = time_end if time_end not in (None, "") else context.get("data_interval_end")
+    if not (time_start and time_end) and (period := partition_period(context)) is not None:
+        start, end = time_start or period.start, time_end or period.end
     if start is None or end is None:
         raise FaunaValidationError(
             "This run has no data interval (a manual run of a DAG with schedule=None?): "

@@ -21,6 +21,7 @@ from airflow_provider_fauna.exceptions import (
     FaunaValidationError,
 )
 from airflow_provider_fauna.get_provider_info import CONNECTION_FIELDS, DEFAULT_HOST, UI_FIELD_BEHAVIOUR
+from airflow_provider_fauna.hooks.link_template import LINK_TEMPLATE_EXTRA, check_link_template
 from airflow_provider_fauna.hooks.retry import RetryPolicy
 from airflow_provider_fauna.hooks.transport import (
     USER_AGENT,
@@ -153,7 +154,8 @@ class FaunaAccountHook(BaseHook):
                 'Extras take numbers, for example {"timeout": 30, "max_retries": 4}.'
             ) from None
         base_url = self._base_url(conn, extra)
-        return Settings(base_url, key, timeout, policy, environment_proxy(base_url))
+        link = check_link_template(self.fauna_conn_id, extra.get(LINK_TEMPLATE_EXTRA))
+        return Settings(base_url, key, timeout, policy, environment_proxy(base_url), link)
 
     def _timeout(self, extra: dict[str, Any]) -> float:
         raw = self.timeout if self.timeout is not None else extra.get("timeout")
@@ -199,6 +201,11 @@ class FaunaAccountHook(BaseHook):
     def base_url(self) -> str:
         """Return the Account API's root URL this hook sends to."""
         return self._settings.base_url
+
+    @property
+    def link_template(self) -> str:
+        """The URL template of the "Fauna log request" extra link (the ``link_template`` extra)."""
+        return self._settings.link_template
 
     def get_conn(self) -> requests.Session:
         """Return the ``requests`` session for the Account API (it carries no credentials itself)."""

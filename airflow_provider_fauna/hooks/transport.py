@@ -32,6 +32,7 @@ from airflow_provider_fauna.exceptions import (
     FaunaRateLimitedError,
     FaunaServerError,
 )
+from airflow_provider_fauna.hooks.link_template import DEFAULT_LINK_TEMPLATE
 from airflow_provider_fauna.hooks.retry import RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class Settings:
     :param timeout: seconds one HTTP call may take.
     :param policy: how to retry.
     :param proxy: the environment's proxy for ``base_url``, for aiohttp (``requests`` finds it itself).
+    :param link_template: the URL template of the "Fauna log request" extra link.
     """
 
     base_url: str
@@ -80,6 +82,7 @@ class Settings:
     timeout: float
     policy: RetryPolicy
     proxy: str | None = field(default=None, repr=False)
+    link_template: str = DEFAULT_LINK_TEMPLATE
 
     @property
     def headers(self) -> dict[str, str]:

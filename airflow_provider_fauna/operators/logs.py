@@ -9,6 +9,7 @@ from airflow.providers.common.compat.sdk import BaseOperator, conf
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.links import LINK_XCOM_KEY, FaunaLogRequestLink, log_request_url, push_no_link_yet
 from airflow_provider_fauna.outcomes import settle, validate_on_no_logs
+from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
     spec_for_run,
@@ -108,8 +109,10 @@ class FaunaLogsRequestOperator(BaseOperator):
         push_no_link_yet(context)
         hook = self.hook
         request = submit_reusing(hook, self.build_spec(context), context, self.log)
-        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
-        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(hook.base_url, request))
+        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
+        context["ti"].xcom_push(
+            key=LINK_XCOM_KEY, value=log_request_url(hook.link_template, hook.base_url, request)
+        )
         if not self.wait_for_completion:
             return request.request_id
         final = wait_or_defer(
@@ -129,6 +132,6 @@ class FaunaLogsRequestOperator(BaseOperator):
         return self._finish(context, read_trigger_event(event))
 
     def _finish(self, context: Context, request: LogRequest) -> str:
-        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
+        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
         settle(request, self.on_no_logs)
         return request.request_id

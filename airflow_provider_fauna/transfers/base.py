@@ -31,6 +31,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_fauna.assets import add_default_outlet, announce
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.links import (
@@ -47,6 +48,7 @@ from airflow_provider_fauna.log_requests import (
     validate_request_id,
 )
 from airflow_provider_fauna.outcomes import describe, settle, submitter_of, validate_on_no_logs
+from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
     spec_for_run,
@@ -72,12 +74,20 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
-#: Where a log file lands when no key is given. ``{scope}`` is the database path
-#: (``us-std/ECommerce``) or the region group (``us-std``); the times are the request's
-#: interval in ISO 8601 UTC (``2026-11-21T00:00:00+00:00``), so the key names the export.
-DEFAULT_KEY_TEMPLATE = "fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz"
+#: Where a log file lands when no key is given: a Hive-style ``date=`` partition that lake
+#: engines prune on, and the interval in the name so sub-daily runs never share a key, e.g.
+#: ``fauna/query_logs/us-std/ECommerce/date=2026-11-21/20261121T000000Z_20261122T000000Z.ndjson.gz``.
+DEFAULT_KEY_TEMPLATE = "fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz"
+#: The layout before 0.1.0 changed the default (ISO times with ``+`` and ``:``).
+LEGACY_KEY_TEMPLATE = "fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz"
+#: ``{database_name}`` of a region group's export, which covers all its databases.
+ALL_DATABASES = "_all_databases"
 #: The placeholders a key may use (besides Jinja, which renders first, from the run's context).
-KEY_FIELDS = frozenset({"scope", "database", "region_group", "time_start", "time_end", "request_id"})
+KEY_FIELDS = frozenset(
+    {"scope", "database", "region_group", "time_start", "time_end", "request_id"}
+    | {"database_name", "date", "start", "end"}
+)
+_TIME_FIELDS = ("time_start", "time_end", "start", "end", "date")
 #: The log file is gzip bytes. They are stored as ``application/gzip`` *without* a
 #: ``Content-Encoding``: see :class:`BaseFaunaLogsTransferOperator` for why.
 DEFAULT_CONTENT_TYPE = "application/gzip"
@@ -147,31 +157,30 @@ def check_key_template(field_name: str, template: str) -> str:
     return template
 
 
-def iso_utc(value: str | None, field_name: str) -> str | None:
-    """An API time as the key spells it: ISO 8601 in UTC with ``+00:00``."""
-    if not value:
-        return None
-    return parse_time(value, field_name).isoformat()
-
-
 def render_key(field_name: str, template: str, request: LogRequest) -> str:
     """Fill a key template from the request, so the key names the very export it holds."""
     check_key_template(field_name, template)
-    start = iso_utc(request.time_start, "time_start")
-    end = iso_utc(request.time_end, "time_end")
-    uses_times = any(f"{{{t}}}" in template for t in ("time_start", "time_end"))
-    if uses_times and (start is None or end is None):
+    uses_times = any(f"{{{t}}}" in template for t in _TIME_FIELDS)
+    if uses_times and not (request.time_start and request.time_end):
         raise FaunaValidationError(
             f"{describe(request)} does not report its interval, so {field_name}={template!r} cannot be "
-            f"filled: pass an explicit {field_name} without {{time_start}}/{{time_end}}."
+            f"filled: pass an explicit {field_name} without {{{'}/{'.join(_TIME_FIELDS)}}}."
         )
+    start = parse_time(request.time_start, "time_start") if request.time_start else None
+    end = parse_time(request.time_end, "time_end") if request.time_end else None
     region = request.region_group or (request.database or "").split("/", 1)[0]
+    database_name = (request.database or "").split("/", 1)[1] if request.database else ALL_DATABASES
     key = template.format(
         scope=request.scope,
         database=request.database or "",
         region_group=region,
-        time_start=start,
-        time_end=end,
+        database_name=database_name,
+        time_start=start and start.isoformat(),
+        time_end=end and end.isoformat(),
+        # Compact UTC (ISO 8601 basic): no ``+`` or ``:``, which URL, Hive and shell tools mangle.
+        start=start and start.strftime("%Y%m%dT%H%M%SZ"),
+        end=end and end.strftime("%Y%m%dT%H%M%SZ"),
+        date=start and start.strftime("%Y-%m-%d"),
         request_id=request.request_id,
     )
     if not key.strip() or key.strip("/") == "":
@@ -313,6 +322,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             raise FaunaValidationError("content_type is empty: leave it out for 'application/gzip'.")
         self.content_type = content_type
         self._check_form()
+        add_default_outlet(self)
         self._lineage: tuple[LogRequest, Destination] | None = None
         self._abort: Callable[[], None] | None = None
 
@@ -388,14 +398,14 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         self.check_destination()
         spec = self.build_spec(context) if submitted else None
         request_id = None if submitted else validate_request_id(self.request_id)
-        base_url = hook.base_url
+        base_url, link_template = hook.base_url, hook.link_template
         self.check_bucket_exists()
         if spec is not None:
             request = submit_reusing(hook, spec, context, self.log)
         else:
             assert request_id is not None
             request = hook.get_log_request(request_id)
-        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(base_url, request))
+        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(link_template, base_url, request))
         request = wait_or_defer(
             self,
             context,
@@ -416,7 +426,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
     # ------------------------------------------------------------------ copying
     def transfer(self, context: Context, request: LogRequest) -> str | None:
         """Settle the finished request and copy its file; return the destination URI (``None``: no logs)."""
-        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
+        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
         # Given a request_id, this task only waited: a retry could not submit a fresh request.
         settle(
             request,
@@ -430,6 +440,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 describe(request),
                 destination.uri,
             )
+            announce(self, context, request, None)
             return None
         existing = None if self.replace else self.stored_metadata(destination)
         if existing is not None and existing.get("fauna-request-id") == request.request_id:
@@ -440,6 +451,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 destination.uri,
                 describe(request),
             )
+            announce(self, context, request, destination.uri)
             return destination.uri
         if existing is not None:
             raise AirflowFailException(
@@ -474,6 +486,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         )
         context["ti"].xcom_push(key=TRANSFER_XCOM_KEY, value=self._summary(request, destination, stats))
         self._lineage = (request, destination)
+        announce(self, context, request, destination.uri, size=stats.size, md5=stats.md5_hex)
         return destination.uri
 
     def _key(self, request: LogRequest) -> str:

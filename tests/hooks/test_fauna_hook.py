@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import pendulum
 import pytest
 import requests
+from fauna_emulator import FaultConfig
 
-from airflow_provider_fauna.emulator import FaultConfig
 from airflow_provider_fauna.exceptions import (
     FaunaApiError,
     FaunaAuthError,
