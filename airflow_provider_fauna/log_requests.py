@@ -40,17 +40,10 @@ class LogRequestState(str, Enum):
         return self.value
 
 
-#: A request in one of these states will not change any more (except for a new file URL).
-TERMINAL_STATES: frozenset[LogRequestState] = frozenset(
-    {
-        LogRequestState.COMPLETE,
-        LogRequestState.DOES_NOT_EXIST,
-        LogRequestState.FAILED,
-        LogRequestState.TIMED_OUT,
-    }
-)
 #: Terminal states that mean the export did not happen; a retry must start a fresh request.
 FAILED_STATES: frozenset[LogRequestState] = frozenset({LogRequestState.FAILED, LogRequestState.TIMED_OUT})
+#: A request in one of these states will not change any more (except for a new file URL).
+TERMINAL_STATES = FAILED_STATES | {LogRequestState.COMPLETE, LogRequestState.DOES_NOT_EXIST}
 ALL_STATES: tuple[str, ...] = tuple(state.value for state in LogRequestState)
 
 
@@ -235,11 +228,6 @@ class LogRequestSpec:
     def scope(self) -> str:
         """The database path or the region group the logs are for."""
         return self.database or self.region_group or ""
-
-    @property
-    def region(self) -> str:
-        """The region group, whether given directly or as the first part of the database path."""
-        return self.region_group or (self.database or "").split("/", 1)[0]
 
     def to_body(self) -> dict[str, Any]:
         """Return the JSON body of ``POST /api/v1/logs``, spelled as the current reference shows."""

@@ -21,7 +21,7 @@ from airflow_provider_fauna.exceptions import (
     FaunaValidationError,
 )
 from airflow_provider_fauna.get_provider_info import CONNECTION_FIELDS, DEFAULT_HOST, UI_FIELD_BEHAVIOUR
-from airflow_provider_fauna.hooks.link_template import LINK_TEMPLATE_EXTRA, check_link_template
+from airflow_provider_fauna.hooks.link_template import LINK_TEMPLATE_EXTRA, validate_link_template
 from airflow_provider_fauna.hooks.retry import RetryPolicy
 from airflow_provider_fauna.hooks.transport import (
     USER_AGENT,
@@ -154,7 +154,7 @@ class FaunaAccountHook(BaseHook):
                 'Extras take numbers, for example {"timeout": 30, "max_retries": 4}.'
             ) from None
         base_url = self._base_url(conn, extra)
-        link = check_link_template(self.fauna_conn_id, extra.get(LINK_TEMPLATE_EXTRA))
+        link = validate_link_template(self.fauna_conn_id, extra.get(LINK_TEMPLATE_EXTRA))
         return Settings(base_url, key, timeout, policy, environment_proxy(base_url), link)
 
     def _timeout(self, extra: dict[str, Any]) -> float:
