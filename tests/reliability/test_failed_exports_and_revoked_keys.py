@@ -106,6 +106,8 @@ def test_key_revoked_before_the_run_fails_the_request_task_at_once(
     request = run.task("request_logs")
     assert (run.state, request.state, request.try_number) == ("failed", "failed", 1), run.summary()
     assert "401" in request.log and "password field" in request.log
+    # The error fails the task by its own type (an AirflowFailException), not through a wrapper.
+    assert "FaunaAuthError" in request.log
     assert {run.task(t).state for t in ("wait_for_logs", "to_s3")} == {"upstream_failed"}
     assert_one_401_then_silence(fauna, "/api/v1/logs")
 
