@@ -7,6 +7,7 @@
 #   make test-af3  pytest on Airflow 3     (PYTEST_ARGS="-k smoke -x" to narrow it down)
 #   make test-af2  pytest on Airflow 2.11
 #   make docs      build the Sphinx site strictly (-W -n) into docs/_build/html
+#   make mutants   break critical behaviours one at a time (scripts/mutants.py); not in `make test`
 #   make bench     the benchmarks (python -m benchmarks); bench-quick for a ~2 min run
 #   make demo      the real pipeline locally: emulator + local S3, the example DAG for three days
 #   make venv      create or refresh .venv-af3 and .venv-af2 (a no-op when the pins did not change)
@@ -28,7 +29,7 @@ PINS_AF2 := requirements/airflow2.txt
 PYTEST_ARGS ?=
 PYTEST := -m pytest -ra --durations=10 $(PYTEST_ARGS)
 
-.PHONY: test bench bench-quick demo docs lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
+.PHONY: mutants test bench bench-quick demo docs lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
 
 # Run every step even when an earlier one fails, so one CI run reports everything; then fail if
 # any step failed.
@@ -43,6 +44,10 @@ test:
 
 docs:
 	@scripts/build-docs.sh
+
+# MUTANTS="id ..." to run only some; see `python scripts/mutants.py --list`.
+mutants: venv-af3
+	@$(VENV_AF3)/bin/python scripts/mutants.py --rst $(MUTANTS)
 
 bench: venv-af3
 	@$(VENV_AF3)/bin/python -m benchmarks
