@@ -1,33 +1,42 @@
 """An operator extra link to the log request a task made.
 
 The link is computed while the task runs (when the connection is at hand) and kept in XCom,
-so the UI does not have to resolve connections to draw it. For the public service it opens
-the Fauna dashboard with the request's id and state in the URL; for a local emulator it
-opens the emulator's own page of that request. It never holds a credential.
+so the UI does not have to resolve connections to draw it. It fills the connection's
+``link_template`` extra (``airflow_provider_fauna.hooks.link_template``); without one it
+opens the Fauna dashboard with the request's id and state in the URL. It never holds a
+credential.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
+
+from airflow_provider_fauna.hooks.link_template import render_link
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import TaskInstanceKey
 
     from airflow_provider_fauna.log_requests import LogRequest
 
-DASHBOARD_URL = "https://dashboard.fauna.com/"
 LINK_XCOM_KEY = "log_request_link"
 
 
-def log_request_url(base_url: str, request: LogRequest) -> str:
-    """Where a person can follow ``request``: the dashboard, or the emulator's request page."""
-    host = urlsplit(base_url).hostname or ""
-    if host == "fauna.com" or host.endswith(".fauna.com"):
-        return DASHBOARD_URL + "#" + urlencode({"log_request": request.request_id, "state": request.state})
-    return f"{base_url}/_emulator/requests/{quote(request.request_id, safe='')}"
+def log_request_url(template: str, api_url: str, request: LogRequest) -> str:
+    """Where a person can follow ``request``: the connection's link template, filled.
+
+    :param template: the hook's ``link_template`` (checked when the connection was read).
+    :param api_url: the hook's ``base_url``, for templates that point at the API's own host.
+    :param request: the log request the task made or waited on.
+    """
+    return render_link(
+        template,
+        api_url=api_url,
+        request_id=request.request_id,
+        state=request.state,
+        scope=request.scope,
+    )
 
 
 def push_no_link_yet(context: Any) -> None:

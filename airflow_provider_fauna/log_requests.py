@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -279,22 +279,19 @@ class LogRequest:
 
     @classmethod
     def from_api(cls, payload: Mapping[str, Any]) -> LogRequest:
-        """Read an API answer, accepting both spellings the pages use for the region group."""
-        region_group = payload.get("region_group") or payload.get("regionGroup")
-        version = payload.get("version")
-        return cls(
+        """Read an API answer, accepting both spellings the pages use for the region group.
+
+        :param payload: the answer's JSON, or :meth:`to_xcom`'s summary.
+        """
+        values: dict[str, Any] = {f.name: payload.get(f.name) for f in fields(cls) if f.name != "raw"}
+        version = values["version"]
+        values.update(
             request_id=str(payload.get("request_id", "")),
             state=str(payload.get("state", "")),
-            time_start=payload.get("time_start"),
-            time_end=payload.get("time_end"),
-            database=payload.get("database"),
-            region_group=region_group,
-            updated_at=payload.get("updated_at"),
+            region_group=payload.get("region_group") or payload.get("regionGroup"),
             version=int(version) if isinstance(version, int | str) and str(version).isdigit() else None,
-            presigned_url=payload.get("presigned_url"),
-            presigned_url_expiration_time=payload.get("presigned_url_expiration_time"),
-            raw=dict(payload),
         )
+        return cls(**values, raw=dict(payload))
 
     @property
     def is_terminal(self) -> bool:
@@ -323,14 +320,4 @@ class LogRequest:
         anyone who can see the DAG; a task that needs the file asks for a fresh URL by
         ``request_id``, as the transfer operators do.
         """
-        return {
-            "request_id": self.request_id,
-            "state": self.state,
-            "database": self.database,
-            "region_group": self.region_group,
-            "time_start": self.time_start,
-            "time_end": self.time_end,
-            "updated_at": self.updated_at,
-            "version": self.version,
-            "presigned_url_expiration_time": self.presigned_url_expiration_time,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("presigned_url", "raw")}

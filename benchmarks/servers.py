@@ -219,14 +219,14 @@ def emulator_process(
     cache_dir: Path | None = None,
     cpus: set[int] | None = None,
 ) -> Iterator[Emulator]:
-    """Run ``python -m airflow_provider_fauna.emulator`` on a free port until the block ends.
+    """Run ``python -m fauna_emulator`` on a free port until the block ends.
 
     :param cpus: pin the emulator to these CPUs (away from the measured worker's).
     """
     command = [
         sys.executable,
         "-m",
-        "airflow_provider_fauna.emulator",
+        "fauna_emulator",
         "--port",
         "0",
         "--key",

@@ -88,7 +88,7 @@ def default_cache_dir() -> Path:
 
 def bytes_per_record(cache_dir: Path, say: Callable[[str], None]) -> float:
     """Measure the gzip bytes of one record once (kept in the cache next to the files)."""
-    from airflow_provider_fauna.emulator.logfile import FORMAT_VERSION
+    from fauna_emulator.logfile import FORMAT_VERSION
 
     path = cache_dir / "calibration.json"
     try:

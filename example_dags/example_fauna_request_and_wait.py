@@ -6,7 +6,7 @@ off (it is a credential). ``report`` reads those details; a real DAG would hand 
 its own download step, which asks the hook for a fresh, signed URL.
 
 Needs only the provider itself and a ``fauna_default`` connection: run the local emulator
-(``python -m airflow_provider_fauna.emulator --port 8765 --key fnacapi_demo``) and paste the
+(``python -m fauna_emulator --port 8765 --key fnacapi_demo``) and paste the
 connection line it prints to try it without a Fauna account.
 """
 

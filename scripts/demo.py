@@ -87,7 +87,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "airflow_provider_fauna.emulator",
+                "fauna_emulator",
                 "--port",
                 str(fauna_port),
                 "--key",

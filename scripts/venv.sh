@@ -4,7 +4,7 @@
 # Usage: scripts/venv.sh VENV_DIR PIN_FILE
 #
 # The venv gets every pinned package plus this project installed editable with its extras
-# (`-e .[amazon,google]`). A stamp file inside the venv holds a hash of the pin file, pyproject.toml,
+# (`-e .[amazon,google]`) and the emulator, its own distribution (`-e ./emulator`). A stamp file inside the venv holds a hash of the pin file, pyproject.toml,
 # this script and the interpreter's version: when none changed, the script exits in well under a
 # second, so `make test` can always call it. When one changed, packages are (re)installed in place
 # (uv only touches what differs); a venv whose interpreter no longer runs is rebuilt from scratch.
@@ -30,7 +30,7 @@ fi
 
 wanted="$(
     {
-        cat "$pins" pyproject.toml "$0"
+        cat "$pins" pyproject.toml emulator/pyproject.toml "$0"
         "$python" -c 'import sys; print(sys.version)'
     } | sha256sum | cut -d' ' -f1
 )"
@@ -51,12 +51,12 @@ if [ ! -d "$venv" ]; then
     echo ">> creating $venv with $python"
     "$uv_bin" venv --quiet --python "$python" "$venv"
 fi
-echo ">> installing $pins and -e .[amazon,google] into $venv"
+echo ">> installing $pins, -e .[amazon,google] and -e ./emulator into $venv"
 rm -f "$stamp"
 # sync, not install: a package dropped from the pins must leave the venv too, or tests could pass
 # here on an import that a fresh machine no longer has. The project itself is installed after it,
 # with its dependencies, so a dependency added to pyproject.toml before `make pins` still installs.
 "$uv_bin" pip sync --quiet --python "$venv/bin/python" "$pins"
-"$uv_bin" pip install --quiet --python "$venv/bin/python" -e ".[amazon,google]"
+"$uv_bin" pip install --quiet --python "$venv/bin/python" -e ".[amazon,google]" -e ./emulator
 echo "$wanted" >"$stamp"
 echo ">> $venv ready in $((SECONDS - start)) s"

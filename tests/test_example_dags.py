@@ -15,13 +15,13 @@ import gzip
 
 import boto3
 import pytest
-from harness import run_dag
+from harness import airflow_version, run_dag
 
 pytestmark = [pytest.mark.dagrun, pytest.mark.usefixtures("airflow_db", "fauna_connection")]
 
 DAY = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
 BUCKET = "example-lake"
-KEY = "fauna/query/us-std/ECommerce/2026-11-01T00:00:00+00:00_2026-11-02T00:00:00+00:00.ndjson.gz"
+KEY = "fauna/query_logs/us-std/ECommerce/date=2026-11-01/20261101T000000Z_20261102T000000Z.ndjson.gz"
 
 
 @pytest.fixture
@@ -80,3 +80,20 @@ def test_gcs_example_lands_the_served_bytes(emulator, gcs_server, bucket_variabl
     blobs = list(client.list_blobs(BUCKET))
     assert [b.name for b in blobs] == [KEY]
     assert blobs[0].download_as_bytes(raw_download=True) == emulator.file_bytes(request_id)
+
+
+@pytest.mark.skipif(
+    airflow_version() < (3, 2), reason="partitioned runs exist on Airflow 3.2+ only (by design)"
+)
+def test_partitioned_example_refuses_a_run_without_a_partition_key(emulator):
+    """``dags test`` sets no partition key: the export says how to run it instead of guessing a day.
+
+    The scheduler's partitioned runs of this example, and of its consumer, are run by
+    ``tests/deployment/test_partitioned_runs.py``.
+    """
+    run = run_dag("example_fauna_daily_partitions", DAY)
+
+    task = run.task("export_partition")
+    assert (task.state, task.try_number) == ("failed", 1), "refused without spending its retries"
+    assert "no partition key" in task.log and "airflow backfill create" in task.log
+    assert emulator.calls == [], "refused before any API call"

@@ -63,7 +63,7 @@ def test_log_capture_separates_tasks_and_sources() -> None:
         logging.getLogger("lib.outside").warning("outside any task")
         with capture.task("b", 3):
             logging.getLogger("lib.b").info("from b")
-            logging.getLogger("airflow_provider_fauna.emulator.server").warning("emulator noise")
+            logging.getLogger("fauna_emulator.server").warning("emulator noise")
     assert capture.text("a") == "WARNING lib.a: from a\nprinted in a\n"
     # INFO records are captured when the logger lets them through (Airflow sets INFO on root).
     assert "emulator noise" not in capture.text("b", 3)

@@ -31,6 +31,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_fauna.assets import add_default_outlet, announce
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.links import (
@@ -46,15 +47,17 @@ from airflow_provider_fauna.log_requests import (
     parse_time,
     validate_request_id,
 )
-from airflow_provider_fauna.operators.logs import (
+from airflow_provider_fauna.outcomes import describe, settle, submitter_of, validate_on_no_logs
+from airflow_provider_fauna.partitions import request_details
+from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
-    check_poll_interval,
-    check_scope_arguments,
-    check_timeout,
     spec_for_run,
     submit_reusing,
+    validate_poll_interval,
+    validate_scope_arguments,
+    validate_timeout,
+    wait_or_defer,
 )
-from airflow_provider_fauna.outcomes import describe, settle, submitter_of, validate_on_no_logs
 from airflow_provider_fauna.transfers.download import (
     AUTO,
     DEFAULT_MAX_RESUMES,
@@ -62,11 +65,7 @@ from airflow_provider_fauna.transfers.download import (
     LogFileDownload,
     check_verify_gzip,
 )
-from airflow_provider_fauna.waiting import (
-    FAIL_FAST_ERRORS,
-    read_trigger_event,
-    wait_or_defer,
-)
+from airflow_provider_fauna.waiting import read_trigger_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -75,12 +74,20 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
-#: Where a log file lands when no key is given. ``{scope}`` is the database path
-#: (``us-std/ECommerce``) or the region group (``us-std``); the times are the request's
-#: interval in ISO 8601 UTC (``2026-11-21T00:00:00+00:00``), so the key names the export.
-DEFAULT_KEY_TEMPLATE = "fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz"
+#: Where a log file lands when no key is given: a Hive-style ``date=`` partition that lake
+#: engines prune on, and the interval in the name so sub-daily runs never share a key, e.g.
+#: ``fauna/query_logs/us-std/ECommerce/date=2026-11-21/20261121T000000Z_20261122T000000Z.ndjson.gz``.
+DEFAULT_KEY_TEMPLATE = "fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz"
+#: The layout before 0.1.0 changed the default (ISO times with ``+`` and ``:``).
+LEGACY_KEY_TEMPLATE = "fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz"
+#: ``{database_name}`` of a region group's export, which covers all its databases.
+ALL_DATABASES = "_all_databases"
 #: The placeholders a key may use (besides Jinja, which renders first, from the run's context).
-KEY_FIELDS = frozenset({"scope", "database", "region_group", "time_start", "time_end", "request_id"})
+KEY_FIELDS = frozenset(
+    {"scope", "database", "region_group", "time_start", "time_end", "request_id"}
+    | {"database_name", "date", "start", "end"}
+)
+_TIME_FIELDS = ("time_start", "time_end", "start", "end", "date")
 #: The log file is gzip bytes. They are stored as ``application/gzip`` *without* a
 #: ``Content-Encoding``: see :class:`BaseFaunaLogsTransferOperator` for why.
 DEFAULT_CONTENT_TYPE = "application/gzip"
@@ -150,31 +157,30 @@ def check_key_template(field_name: str, template: str) -> str:
     return template
 
 
-def iso_utc(value: str | None, field_name: str) -> str | None:
-    """An API time as the key spells it: ISO 8601 in UTC with ``+00:00``."""
-    if not value:
-        return None
-    return parse_time(value, field_name).isoformat()
-
-
 def render_key(field_name: str, template: str, request: LogRequest) -> str:
     """Fill a key template from the request, so the key names the very export it holds."""
     check_key_template(field_name, template)
-    start = iso_utc(request.time_start, "time_start")
-    end = iso_utc(request.time_end, "time_end")
-    uses_times = any(f"{{{t}}}" in template for t in ("time_start", "time_end"))
-    if uses_times and (start is None or end is None):
+    uses_times = any(f"{{{t}}}" in template for t in _TIME_FIELDS)
+    if uses_times and not (request.time_start and request.time_end):
         raise FaunaValidationError(
             f"{describe(request)} does not report its interval, so {field_name}={template!r} cannot be "
-            f"filled: pass an explicit {field_name} without {{time_start}}/{{time_end}}."
+            f"filled: pass an explicit {field_name} without {{{'}/{'.join(_TIME_FIELDS)}}}."
         )
+    start = parse_time(request.time_start, "time_start") if request.time_start else None
+    end = parse_time(request.time_end, "time_end") if request.time_end else None
     region = request.region_group or (request.database or "").split("/", 1)[0]
+    database_name = (request.database or "").split("/", 1)[1] if request.database else ALL_DATABASES
     key = template.format(
         scope=request.scope,
         database=request.database or "",
         region_group=region,
-        time_start=start,
-        time_end=end,
+        database_name=database_name,
+        time_start=start and start.isoformat(),
+        time_end=end and end.isoformat(),
+        # Compact UTC (ISO 8601 basic): no ``+`` or ``:``, which URL, Hive and shell tools mangle.
+        start=start and start.strftime("%Y%m%dT%H%M%SZ"),
+        end=end and end.strftime("%Y%m%dT%H%M%SZ"),
+        date=start and start.strftime("%Y-%m-%d"),
         request_id=request.request_id,
     )
     if not key.strip() or key.strip("/") == "":
@@ -307,8 +313,8 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         self.fauna_conn_id = fauna_conn_id
         self.replace = replace
         self.deferrable = deferrable
-        self.poll_interval = check_poll_interval(poll_interval)
-        self.timeout = check_timeout(timeout)
+        self.poll_interval = validate_poll_interval(poll_interval)
+        self.timeout = validate_timeout(timeout)
         self.on_no_logs = validate_on_no_logs(on_no_logs)
         self.max_resumes = check_max_resumes(max_resumes)
         self.verify_gzip = check_verify_gzip(verify_gzip)
@@ -316,6 +322,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             raise FaunaValidationError("content_type is empty: leave it out for 'application/gzip'.")
         self.content_type = content_type
         self._check_form()
+        add_default_outlet(self)
         self._lineage: tuple[LogRequest, Destination] | None = None
         self._abort: Callable[[], None] | None = None
 
@@ -341,7 +348,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 "with request_id the interval is the request's own."
             )
         if has_scope:
-            check_scope_arguments(self.database, self.region_group)
+            validate_scope_arguments(self.database, self.region_group)
 
     def check_destination(self) -> None:
         """Refuse a bad bucket or key; subclasses check their store's naming rules."""
@@ -386,25 +393,19 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         push_no_link_yet(context)
         hook = self.hook
         submitted = self.request_id in (None, "")
-        try:
-            # Everything that needs no network first: the destination, the request, the
-            # Fauna connection (read, not called). Then one look at the bucket, then the API.
-            self.check_destination()
-            spec = self.build_spec(context) if submitted else None
-            request_id = None if submitted else validate_request_id(self.request_id)
-            base_url = hook.base_url
-        except FAIL_FAST_ERRORS as err:
-            raise AirflowFailException(str(err)) from err
+        # Everything that needs no network first: the destination, the request, the
+        # Fauna connection (read, not called). Then one look at the bucket, then the API.
+        self.check_destination()
+        spec = self.build_spec(context) if submitted else None
+        request_id = None if submitted else validate_request_id(self.request_id)
+        base_url, link_template = hook.base_url, hook.link_template
         self.check_bucket_exists()
-        try:
-            if spec is not None:
-                request = submit_reusing(hook, spec, context, self.log)
-            else:
-                assert request_id is not None
-                request = hook.get_log_request(request_id)
-        except FAIL_FAST_ERRORS as err:
-            raise AirflowFailException(str(err)) from err
-        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(base_url, request))
+        if spec is not None:
+            request = submit_reusing(hook, spec, context, self.log)
+        else:
+            assert request_id is not None
+            request = hook.get_log_request(request_id)
+        context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(link_template, base_url, request))
         request = wait_or_defer(
             self,
             context,
@@ -419,32 +420,27 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
         """Resume after the trigger fired; the event carries no URL, so the request is read again."""
-        try:
-            self.check_destination()
-        except FaunaValidationError as err:
-            raise AirflowFailException(str(err)) from err
+        self.check_destination()
         return self.transfer(context, read_trigger_event(event))
 
     # ------------------------------------------------------------------ copying
     def transfer(self, context: Context, request: LogRequest) -> str | None:
         """Settle the finished request and copy its file; return the destination URI (``None``: no logs)."""
-        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
+        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
         # Given a request_id, this task only waited: a retry could not submit a fresh request.
         settle(
             request,
             self.on_no_logs,
             submitted_by=None if self.request_id in (None, "") else submitter_of(self),
         )
-        try:
-            destination = Destination(self.scheme, self.bucket(), self._key(request))
-        except FaunaValidationError as err:  # the same key would be refused on every retry
-            raise AirflowFailException(str(err)) from err
+        destination = Destination(self.scheme, self.bucket(), self._key(request))
         if request.state == LogRequestState.DOES_NOT_EXIST:
             self.log.info(
                 "%s has no logs; on_no_logs='succeed': nothing was written to %s.",
                 describe(request),
                 destination.uri,
             )
+            announce(self, context, request, None)
             return None
         existing = None if self.replace else self.stored_metadata(destination)
         if existing is not None and existing.get("fauna-request-id") == request.request_id:
@@ -455,6 +451,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 destination.uri,
                 describe(request),
             )
+            announce(self, context, request, destination.uri)
             return destination.uri
         if existing is not None:
             raise AirflowFailException(
@@ -463,10 +460,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             )
         hook = self.hook
         if not request.presigned_url:  # read from a trigger event, which never carries the URL
-            try:
-                request = hook.get_log_request(request.request_id)
-            except FAIL_FAST_ERRORS as err:
-                raise AirflowFailException(str(err)) from err
+            request = hook.get_log_request(request.request_id)
         download = LogFileDownload(
             hook, request, log=self.log, max_resumes=self.max_resumes, verify_gzip=self.verify_gzip
         )
@@ -476,8 +470,6 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         attempt = uuid.uuid4().hex
         try:
             self.copy(download, destination, object_metadata(request, attempt))
-        except FAIL_FAST_ERRORS as err:  # a key revoked mid-copy stays revoked on a retry
-            raise AirflowFailException(str(err)) from err
         finally:
             self._abort = None
         stats = download.stats
@@ -494,6 +486,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         )
         context["ti"].xcom_push(key=TRANSFER_XCOM_KEY, value=self._summary(request, destination, stats))
         self._lineage = (request, destination)
+        announce(self, context, request, destination.uri, size=stats.size, md5=stats.md5_hex)
         return destination.uri
 
     def _key(self, request: LogRequest) -> str:

@@ -47,7 +47,7 @@ COMPLETION_DELAY = 40.0
 
 @pytest.fixture
 def fauna() -> Iterator[Any]:
-    from airflow_provider_fauna.emulator import FaunaEmulator
+    from fauna_emulator import FaunaEmulator
 
     with FaunaEmulator(
         keys={FAUNA_TEST_KEY}, host="127.0.0.1", port=0, completion_delay=COMPLETION_DELAY

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from emu_client import KEY, Api
-
-from airflow_provider_fauna.emulator import FaunaEmulator
+from fauna_emulator import FaunaEmulator
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -67,7 +67,7 @@ def processes() -> Iterator[list[Running]]:
 
 
 def _module_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "airflow_provider_fauna.emulator", *args]
+    return [sys.executable, "-m", "fauna_emulator", *args]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -89,7 +89,13 @@ def test_cli_serves_on_the_given_port_and_stops_on_a_signal(processes: list[Runn
         timeout=30,
     ).stdout
     connection = json.loads(seen_by_a_child)
-    assert connection == {"conn_type": "fauna", "host": url, "password": "fnacapi_demo"}
+    assert connection == {
+        "conn_type": "fauna",
+        "host": url,
+        "password": "fnacapi_demo",
+        # The provider's extra link then opens this emulator's page of the request.
+        "extra": {"link_template": "{api_url}/_emulator/requests/{request_id}"},
+    }
 
     headers = {"Authorization": "Bearer fnacapi_demo"}
     body = {

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from emu_client import Api
-
-from airflow_provider_fauna.emulator import FaultConfig, RecordedCall
+from fauna_emulator import FaultConfig, RecordedCall
 
 if TYPE_CHECKING:
-    from airflow_provider_fauna.emulator import FaunaEmulator
+    from fauna_emulator import FaunaEmulator
 
 
 def _control(emu: FaunaEmulator, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -113,7 +112,7 @@ def test_requests_endpoint_matches_log_requests(api: Api, emu: FaunaEmulator) ->
 
 
 def test_log_requests_before_start_and_stop_is_idempotent() -> None:
-    from airflow_provider_fauna.emulator import FaunaEmulator
+    from fauna_emulator import FaunaEmulator
 
     emu = FaunaEmulator(keys={"k"})
     emu.set_outcome("us-std", "Failed")  # configurable before start

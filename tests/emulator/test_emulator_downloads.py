@@ -15,7 +15,7 @@ import requests
 from emu_client import Api
 
 if TYPE_CHECKING:
-    from airflow_provider_fauna.emulator import FaunaEmulator
+    from fauna_emulator import FaunaEmulator
 
 
 def _with_query(url: str, **changes: str | None) -> str:

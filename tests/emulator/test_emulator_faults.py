@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 import requests
 from emu_client import Api
-
-from airflow_provider_fauna.emulator import FaultConfig, FaunaEmulator
+from fauna_emulator import FaultConfig, FaunaEmulator
 
 # ------------------------------------------------------------------------------ API faults
 

@@ -10,7 +10,7 @@ import aiohttp
 from emu_client import KEY, Api
 
 if TYPE_CHECKING:
-    from airflow_provider_fauna.emulator import FaunaEmulator
+    from fauna_emulator import FaunaEmulator
 
 CLIENTS = 1000
 BOUND_SECONDS = 30

@@ -10,7 +10,7 @@ import pytest
 from emu_client import KEY, Api
 
 if TYPE_CHECKING:
-    from airflow_provider_fauna.emulator import FaunaEmulator
+    from fauna_emulator import FaunaEmulator
 
 LOG_FIELDS = {"request_id", "region_group", "state", "time_start", "time_end", "updated_at", "version"}
 
@@ -290,7 +290,7 @@ def test_set_outcome_rejects_bad_scope_or_state(
 
 
 def test_reset_returns_to_the_started_state(api: Api, emu: FaunaEmulator) -> None:
-    from airflow_provider_fauna.emulator import FaultConfig
+    from fauna_emulator import FaultConfig
 
     emu.set_outcome("us-std", "Failed")
     emu.faults = FaultConfig(slow_ratio=1.0, slow_seconds=0.01)
@@ -313,8 +313,7 @@ def test_reset_returns_to_the_started_state(api: Api, emu: FaunaEmulator) -> Non
 def test_outcome_pinned_for_a_count_of_requests_only():
     """``set_outcome(..., count=1)``: the first export fails, the next one completes."""
     import requests
-
-    from airflow_provider_fauna.emulator import FaunaEmulator
+    from fauna_emulator import FaunaEmulator
 
     with FaunaEmulator(keys={"k"}) as emu:
         emu.set_outcome("us-std/Flaky", "Failed", count=1)

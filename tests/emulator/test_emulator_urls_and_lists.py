@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 import requests
 from emu_client import Api
-
-from airflow_provider_fauna.emulator import FaunaEmulator
+from fauna_emulator import FaunaEmulator
 
 # ------------------------------------------------------------------------------ new URL
 

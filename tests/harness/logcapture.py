@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 #: Logger name prefixes whose records are not task logs (see the module docstring).
 EXCLUDED_LOGGERS: tuple[str, ...] = (
     "airflow.api_fastapi",
-    "airflow_provider_fauna.emulator",
+    "fauna_emulator",
     "aiohttp.access",
     "aiohttp.server",
     "werkzeug",

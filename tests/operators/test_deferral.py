@@ -7,8 +7,8 @@ import time
 import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
+from fauna_emulator import FaultConfig
 
-from airflow_provider_fauna.emulator import FaultConfig
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.sensors.logs import FaunaLogsSensor
 

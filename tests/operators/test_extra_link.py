@@ -6,10 +6,23 @@ import datetime as dt
 
 import pytest
 import requests
-from harness import FAUNA_TEST_KEY, airflow_version, run_dag
+from harness import (
+    FAUNA_CONN_ID,
+    FAUNA_TEST_KEY,
+    airflow_version,
+    conn_env_var,
+    fauna_connection_json,
+    run_dag,
+)
 
-from airflow_provider_fauna.links import DASHBOARD_URL, FaunaLogRequestLink, log_request_url
+from airflow_provider_fauna.exceptions import FaunaValidationError
+from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
+from airflow_provider_fauna.hooks.link_template import DEFAULT_LINK_TEMPLATE
+from airflow_provider_fauna.links import FaunaLogRequestLink, log_request_url
 from airflow_provider_fauna.log_requests import LogRequest
+
+#: What ``python -m fauna_emulator`` puts in the connection line it prints.
+EMULATOR_LINK = "{api_url}/_emulator/requests/{request_id}"
 
 
 def _xcoms(run_id: str, task_id: str) -> dict:
@@ -29,7 +42,12 @@ def _xcoms(run_id: str, task_id: str) -> dict:
 
 @pytest.mark.dagrun
 @pytest.mark.usefixtures("airflow_db", "fauna_connection")
-def test_link_opens_the_request_and_holds_no_secret(emulator):
+def test_link_opens_the_request_and_holds_no_secret(emulator, monkeypatch):
+    # The link's target comes from the connection: here, the emulator's own request page.
+    monkeypatch.setenv(
+        conn_env_var(FAUNA_CONN_ID),
+        fauna_connection_json(emulator.url, FAUNA_TEST_KEY, link_template=EMULATOR_LINK),
+    )
     run = run_dag("fauna_wait_deferrable", dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc))
     run.assert_success()
     request_id = str(run.task("request_logs").return_value)
@@ -61,10 +79,43 @@ def test_link_opens_the_request_and_holds_no_secret(emulator):
     assert request_id in page.text
 
 
-def test_public_service_links_to_the_dashboard_with_id_and_state():
+def _hook(monkeypatch: pytest.MonkeyPatch, host: str, **extra: object) -> FaunaAccountHook:
+    monkeypatch.setenv(conn_env_var("fauna_link"), fauna_connection_json(host, FAUNA_TEST_KEY, **extra))
+    return FaunaAccountHook("fauna_link")
+
+
+def test_without_a_template_the_link_opens_the_dashboard_for_any_host(monkeypatch):
     request = LogRequest(request_id="123456", state="Complete", time_start="a", time_end="b")
-    url = log_request_url("https://account.fauna.com", request)
-    assert url.startswith(DASHBOARD_URL)
-    assert "log_request=123456" in url
-    assert "state=Complete" in url
-    assert log_request_url("https://frontdoor.fauna.com", request).startswith(DASHBOARD_URL)
+    for host in ("https://account.fauna.com", "http://127.0.0.1:8765"):
+        hook = _hook(monkeypatch, host)
+        assert hook.link_template == DEFAULT_LINK_TEMPLATE
+        url = log_request_url(hook.link_template, hook.base_url, request)
+        assert url == "https://dashboard.fauna.com/#log_request=123456&state=Complete"
+
+
+def test_a_template_from_the_connection_is_filled_and_quoted(monkeypatch):
+    hook = _hook(
+        monkeypatch, "https://account.fauna.com", link_template="https://console.example/{scope}/{request_id}"
+    )
+    request = LogRequest(
+        request_id="12 34", state="Pending", database="us-std/Shop", time_start="a", time_end="b"
+    )
+    url = log_request_url(hook.link_template, hook.base_url, request)
+    assert url == "https://console.example/us-std%2FShop/12%2034"
+
+
+@pytest.mark.parametrize(
+    ("template", "says"),
+    [
+        ("ftp://x/{request_id}", "not an http(s) URL template"),
+        ("https://x/{request}", "unknown placeholder(s) request"),
+        ("https://x/{request_id", "unbalanced braces"),
+        (42, "not an http(s) URL template"),
+    ],
+)
+def test_a_bad_template_is_refused_when_the_connection_is_read(monkeypatch, template, says):
+    hook = _hook(monkeypatch, "https://account.fauna.com", link_template=template)
+    with pytest.raises(FaunaValidationError, match="link_template") as err:
+        hook.base_url  # noqa: B018 - reading the connection is what checks it
+    assert says in str(err.value)
+    assert "request_id" in str(err.value)  # the fix names the placeholders

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from fauna_emulator.calls import fingerprint
 from harness import FAUNA_TEST_KEY
-
-from airflow_provider_fauna.emulator.calls import fingerprint
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -16,9 +16,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from fauna_emulator import FaultConfig
 from reliability_support import Bucket, day_key, nov, submissions, tokens
-
-from airflow_provider_fauna.emulator import FaultConfig
 
 pytestmark = pytest.mark.dagrun
 

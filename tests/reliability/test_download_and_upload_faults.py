@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from fauna_emulator import FaultConfig
 from reliability_support import Bucket, day_key, nov, statuses, submissions, xcom
-
-from airflow_provider_fauna.emulator import FaultConfig
 
 pytestmark = pytest.mark.dagrun
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fauna_emulator import FaultConfig
 from harness import FAUNA_TEST_KEY
 from reliability_support import DATABASE, Bucket, day_key, nov, statuses, submissions, xcom
 
-from airflow_provider_fauna.emulator import FaultConfig
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 
 pytestmark = pytest.mark.dagrun

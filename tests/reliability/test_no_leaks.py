@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
+from fauna_emulator import FaultConfig
+from fauna_emulator.calls import fingerprint
 from harness import FAUNA_CONN_ID, FAUNA_TEST_KEY, conn_env_var, fauna_connection_json
 from leak_evidence import log_folder_text, metadata_db_dump
 from reliability_support import DATABASE, Bucket, day_key, nov, statuses
-
-from airflow_provider_fauna.emulator import FaultConfig
-from airflow_provider_fauna.emulator.calls import fingerprint
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

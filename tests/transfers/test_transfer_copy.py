@@ -15,22 +15,15 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
-from transfer_stores import DEFAULT_KEY, GCSStore, S3Store, Store, complete_request
+from fauna_emulator import FaultConfig
+from transfer_stores import DEFAULT_KEY, S3Store, Store, complete_request
 
-from airflow_provider_fauna.emulator import FaultConfig
 from airflow_provider_fauna.transfers.base import TRANSFER_XCOM_KEY
 from airflow_provider_fauna.transfers.download import FaunaTransferError, FaunaVerificationError
 from airflow_provider_fauna.transfers.fauna_to_gcs import FaunaLogsToGCSOperator
 from airflow_provider_fauna.transfers.fauna_to_s3 import FaunaLogsToS3Operator
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(params=["s3", "gcs"])
-def store(request: pytest.FixtureRequest) -> Store:
-    if request.param == "s3":
-        return S3Store(request.getfixturevalue("s3_bucket"))
-    return GCSStore(request.getfixturevalue("gcs_bucket"))
 
 
 def run(store: Store, context: dict[str, Any], request_id: str, **kwargs: Any) -> Any:

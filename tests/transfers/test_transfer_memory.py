@@ -106,7 +106,7 @@ def servers(request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, str
     fauna_port, store_port = free_port(), free_port()
     records = SIZE_MIB * MiB // BYTES_PER_RECORD
     bin_dir = os.path.dirname(sys.executable)
-    emulator = [sys.executable, "-m", "airflow_provider_fauna.emulator", "--port", str(fauna_port)]
+    emulator = [sys.executable, "-m", "fauna_emulator", "--port", str(fauna_port)]
     emulator += ["--key", FAUNA_TEST_KEY, "--records", str(records), "--completion-delay", "0", "--quiet"]
     store_url = f"http://127.0.0.1:{store_port}"
     if request.param == "s3":

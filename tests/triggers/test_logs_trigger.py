@@ -8,9 +8,9 @@ import time
 
 import pendulum
 import pytest
+from fauna_emulator import FaultConfig
 from harness import gaps
 
-from airflow_provider_fauna.emulator import FaultConfig
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger, seconds_until
 

@@ -14,7 +14,8 @@ them what the Python API gives tests. They need no auth and are not recorded as 
 * ``POST /_emulator/keys``: ``{"add": [...], "revoke": [...]}``.
 * ``GET /_emulator/requests``: every log request as the API would return it.
 * ``GET /_emulator/requests/{request_id}``: one of them (the provider's operator extra link
-  points here when the connection is an emulator); 404 if unknown.
+  points here when the connection's ``link_template`` extra says so, as the connection line
+  printed by ``python -m fauna_emulator`` does); 404 if unknown.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from typing import Any
 
 from aiohttp import web
 
-from airflow_provider_fauna.emulator.api import base_url
-from airflow_provider_fauna.emulator.context import CONTEXT
-from airflow_provider_fauna.emulator.faults import FaultConfig
-from airflow_provider_fauna.emulator.validation import ApiError
+from fauna_emulator.api import base_url
+from fauna_emulator.context import CONTEXT
+from fauna_emulator.faults import FaultConfig
+from fauna_emulator.validation import ApiError
 
 routes = web.RouteTableDef()
 

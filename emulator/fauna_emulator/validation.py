@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fauna.emulator.timeutil import parse_iso8601
+from fauna_emulator.timeutil import parse_iso8601
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -36,11 +36,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fauna.emulator import pagination
-from airflow_provider_fauna.emulator.logfile import LogFileSpec
-from airflow_provider_fauna.emulator.signing import file_path
-from airflow_provider_fauna.emulator.timeutil import format_epoch, format_utc, to_epoch_us
-from airflow_provider_fauna.emulator.validation import (
+from fauna_emulator import pagination
+from fauna_emulator.logfile import LogFileSpec
+from fauna_emulator.signing import file_path
+from fauna_emulator.timeutil import format_epoch, format_utc, to_epoch_us
+from fauna_emulator.validation import (
     REGION_GROUPS,
     TERMINAL_STATES,
     ApiError,
@@ -54,10 +54,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from concurrent.futures import Future
 
-    from airflow_provider_fauna.emulator.faults import FaultInjector
-    from airflow_provider_fauna.emulator.filecache import CachedFile, FileCache
-    from airflow_provider_fauna.emulator.signing import UrlSigner
-    from airflow_provider_fauna.emulator.validation import ListInput, LogRequestInput
+    from fauna_emulator.faults import FaultInjector
+    from fauna_emulator.filecache import CachedFile, FileCache
+    from fauna_emulator.signing import UrlSigner
+    from fauna_emulator.validation import ListInput, LogRequestInput
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
 URL_STATES = ("Complete", "CreatingNewUrl")

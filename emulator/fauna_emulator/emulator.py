@@ -13,15 +13,15 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fauna.emulator.calls import CallLog, RecordedCall
-from airflow_provider_fauna.emulator.context import Context, KeyRing
-from airflow_provider_fauna.emulator.faults import FaultConfig, FaultInjector
-from airflow_provider_fauna.emulator.filecache import FileCache
-from airflow_provider_fauna.emulator.oauth import OAuthApps
-from airflow_provider_fauna.emulator.server import build_app, serve
-from airflow_provider_fauna.emulator.signing import UrlSigner
-from airflow_provider_fauna.emulator.state import Account
-from airflow_provider_fauna.emulator.validation import ApiError
+from fauna_emulator.calls import CallLog, RecordedCall
+from fauna_emulator.context import Context, KeyRing
+from fauna_emulator.faults import FaultConfig, FaultInjector
+from fauna_emulator.filecache import FileCache
+from fauna_emulator.oauth import OAuthApps
+from fauna_emulator.server import build_app, serve
+from fauna_emulator.signing import UrlSigner
+from fauna_emulator.state import Account
+from fauna_emulator.validation import ApiError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from airflow_provider_fauna.emulator.context import CONTEXT
-from airflow_provider_fauna.emulator.recording import Dropped, finish_call, note_fault
-from airflow_provider_fauna.emulator.validation import ApiError
+from fauna_emulator.context import CONTEXT
+from fauna_emulator.recording import Dropped, finish_call, note_fault
+from fauna_emulator.validation import ApiError
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
-    from airflow_provider_fauna.emulator.faults import ApiFault
+    from fauna_emulator.faults import ApiFault
 
 API_PREFIX = "/api/"
 # The oauth pages never mention ``type``; only the log endpoints require it.

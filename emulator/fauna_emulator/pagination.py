@@ -12,7 +12,7 @@ import base64
 import binascii
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from airflow_provider_fauna.emulator.validation import bad_request
+from fauna_emulator.validation import bad_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -7,13 +7,13 @@ bugs) and nothing from Airflow; it needs only the standard library and aiohttp.
 
 Usage::
 
-    from airflow_provider_fauna.emulator import FaunaEmulator, FaultConfig
+    from fauna_emulator import FaunaEmulator, FaultConfig
 
     with FaunaEmulator(keys={"fnacapi_test_key"}, completion_delay=0.5) as emu:
         ...  # point a client at emu.url
         assert not any(c.had_authorization for c in emu.download_calls())
 
-or ``python -m airflow_provider_fauna.emulator --port 8765 --key fnacapi_demo``.
+or ``python -m fauna_emulator --port 8765 --key fnacapi_demo``.
 
 Modules: :mod:`.emulator` (lifecycle and Python API), :mod:`.server` (aiohttp app),
 :mod:`.recording` (every call, as answered), :mod:`.middleware` (API faults, auth),
@@ -26,8 +26,10 @@ content), :mod:`.filecache` (built once, off-loop, on disk).
 
 from __future__ import annotations
 
-from airflow_provider_fauna.emulator.calls import RecordedCall
-from airflow_provider_fauna.emulator.emulator import FaunaEmulator
-from airflow_provider_fauna.emulator.faults import FaultConfig
+from fauna_emulator.calls import RecordedCall
+from fauna_emulator.emulator import FaunaEmulator
+from fauna_emulator.faults import FaultConfig
 
-__all__ = ["FaultConfig", "FaunaEmulator", "RecordedCall"]
+__version__ = "0.1.0"
+
+__all__ = ["FaultConfig", "FaunaEmulator", "RecordedCall", "__version__"]

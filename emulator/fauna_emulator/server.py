@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from airflow_provider_fauna.emulator import api, control, downloads
-from airflow_provider_fauna.emulator.context import CONTEXT, Context
-from airflow_provider_fauna.emulator.middleware import guard, inject_faults
-from airflow_provider_fauna.emulator.recording import record
+from fauna_emulator import api, control, downloads
+from fauna_emulator.context import CONTEXT, Context
+from fauna_emulator.middleware import guard, inject_faults
+from fauna_emulator.recording import record
 
 BACKLOG = 4096
 SHUTDOWN_TIMEOUT = 1.0

@@ -20,9 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
-from airflow_provider_fauna.emulator.context import CONTEXT
-from airflow_provider_fauna.emulator.recording import note_fault
-from airflow_provider_fauna.emulator.validation import (
+from fauna_emulator.context import CONTEXT
+from fauna_emulator.recording import note_fault
+from fauna_emulator.validation import (
     ApiError,
     bad_request,
     check_region_group,

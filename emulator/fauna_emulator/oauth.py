@@ -11,10 +11,10 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_fauna.emulator import pagination
+from fauna_emulator import pagination
 
 if TYPE_CHECKING:
-    from airflow_provider_fauna.emulator.validation import PageInput
+    from fauna_emulator.validation import PageInput
 
 
 def _scope(*ids: str) -> list[dict[str, str]]:

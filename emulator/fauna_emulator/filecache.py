@@ -19,10 +19,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airflow_provider_fauna.emulator.logfile import FORMAT_VERSION, generate
+from fauna_emulator.logfile import FORMAT_VERSION, generate
 
 if TYPE_CHECKING:
-    from airflow_provider_fauna.emulator.logfile import LogFileSpec
+    from fauna_emulator.logfile import LogFileSpec
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Command line: run the emulator as its own process (the demo and the benchmarks do).
 
-``python -m airflow_provider_fauna.emulator --port 8765 --key fnacapi_demo`` (or the console
+``python -m fauna_emulator --port 8765 --key fnacapi_demo`` (or the console
 script ``fauna-emulator``). Keys also come from ``FAUNA_EMULATOR_KEYS`` (comma-separated).
 Prints the URL and a ready-to-paste ``AIRFLOW_CONN_FAUNA_DEFAULT`` line, logs each call, and
 stops cleanly on SIGINT or SIGTERM.
@@ -17,14 +17,16 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from airflow_provider_fauna.emulator.emulator import FaunaEmulator
-from airflow_provider_fauna.emulator.faults import FaultConfig
+from fauna_emulator.emulator import FaunaEmulator
+from fauna_emulator.faults import FaultConfig
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
 
 KEYS_ENV = "FAUNA_EMULATOR_KEYS"
+#: A ``link_template`` for the provider's connection: the emulator's page of one request.
+EMULATOR_LINK_TEMPLATE = "{api_url}/_emulator/requests/{request_id}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,7 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     emulator.start()
-    connection = {"conn_type": "fauna", "host": emulator.url, "password": keys[0]}
+    # The extra sends the provider's "Fauna log request" link to this emulator's request page.
+    connection = {
+        "conn_type": "fauna",
+        "host": emulator.url,
+        "password": keys[0],
+        "extra": {"link_template": EMULATOR_LINK_TEMPLATE},
+    }
     print(f"Fauna emulator listening on {emulator.url}", flush=True)
     # With ``export``: pasted without it, the variable stays in the shell and airflow never sees it.
     print(f"export AIRFLOW_CONN_FAUNA_DEFAULT='{json.dumps(connection)}'", flush=True)

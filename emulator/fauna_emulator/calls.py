@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_fauna.emulator.signing import SIGNATURE_PARAM
+from fauna_emulator.signing import SIGNATURE_PARAM
 
 
 def fingerprint(secret: str) -> str:

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from airflow_provider_fauna.emulator.calls import RecordedCall, fingerprint, redact_query
-from airflow_provider_fauna.emulator.context import CONTEXT
+from fauna_emulator.calls import RecordedCall, fingerprint, redact_query
+from fauna_emulator.context import CONTEXT
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
-log = logging.getLogger("airflow_provider_fauna.emulator.calls")
+log = logging.getLogger("fauna_emulator.calls")
 
 # Typed request keys arrived in aiohttp 3.12; the provider supports older aiohttp too.
 _REQUEST_KEY: Any = getattr(web, "RequestKey", None)

@@ -17,12 +17,12 @@ from aiohttp import web
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from airflow_provider_fauna.emulator.calls import CallLog
-    from airflow_provider_fauna.emulator.faults import FaultInjector
-    from airflow_provider_fauna.emulator.filecache import FileCache
-    from airflow_provider_fauna.emulator.oauth import OAuthApps
-    from airflow_provider_fauna.emulator.signing import UrlSigner
-    from airflow_provider_fauna.emulator.state import Account
+    from fauna_emulator.calls import CallLog
+    from fauna_emulator.faults import FaultInjector
+    from fauna_emulator.filecache import FileCache
+    from fauna_emulator.oauth import OAuthApps
+    from fauna_emulator.signing import UrlSigner
+    from fauna_emulator.state import Account
 
 
 class KeyRing:

@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from airflow_provider_fauna.emulator.context import CONTEXT
-from airflow_provider_fauna.emulator.faults import CORRUPT_BYTES
-from airflow_provider_fauna.emulator.recording import finish_call, note_fault
-from airflow_provider_fauna.emulator.signing import SIGNATURE_PARAM, Verdict, file_path
-from airflow_provider_fauna.emulator.validation import ApiError
+from fauna_emulator.context import CONTEXT
+from fauna_emulator.faults import CORRUPT_BYTES
+from fauna_emulator.recording import finish_call, note_fault
+from fauna_emulator.signing import SIGNATURE_PARAM, Verdict, file_path
+from fauna_emulator.validation import ApiError
 
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-    from airflow_provider_fauna.emulator.faults import DownloadFault
-    from airflow_provider_fauna.emulator.filecache import CachedFile
+    from fauna_emulator.faults import DownloadFault
+    from fauna_emulator.filecache import CachedFile
 
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
