@@ -83,8 +83,8 @@ MUTANTS: tuple[Mutant, ...] = (
         "s3-buffers-whole-body",
         "S3 transfer reads the whole file into memory before uploading it",
         "airflow_provider_fauna/transfers/fauna_to_s3.py",
-        "                while pending >= self.part_size:\n",
-        "                while False:\n",
+        "                DownloadReader(download),\n",
+        '                __import__("io").BytesIO(b"".join(download)),\n',
         ("tests/transfers/test_transfer_memory.py",),
     ),
     Mutant(
@@ -150,7 +150,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "sensor-timeout-ignored-while-deferred",
         "the deferred wait gets no deadline (the sensor's timeout is ignored)",
-        "airflow_provider_fauna/waiting.py",
+        "airflow_provider_fauna/tasks.py",
         "                end_time=deadline,\n",
         "                end_time=None,\n",
         (
@@ -168,7 +168,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "failed-export-reused",
         "a retry reuses an export that ended Failed instead of starting a fresh one",
-        "airflow_provider_fauna/operators/logs.py",
+        "airflow_provider_fauna/tasks.py",
         "        if not request.is_failed:\n            return request\n",
         "        return request\n",
         (
