@@ -207,9 +207,9 @@ def copy_repo(target: Path) -> Path:
 def test_env(copy: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AIRFLOW"))}
     # The copy's package (and its tests/harness) before the editable install of the original.
-    env["PYTHONPATH"] = os.pathsep.join([str(copy), str(copy / "tests"), env.get("PYTHONPATH", "")]).rstrip(
-        os.pathsep
-    )
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(copy), str(copy / "emulator"), str(copy / "tests"), env.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)
     env["CI"] = "true"
     return env
 
