@@ -11,6 +11,7 @@
 #                  them (twine check --strict, LICENSE/py.typed/entry point, no tests)
 #   make test-floors  the built wheels on the oldest supported versions (Airflow 2.11.0 and the
 #                  floor providers, requirements/floors.txt), the whole suite
+#   make mutants   break critical behaviours one at a time (scripts/mutants.py); not in `make test`
 #   make bench     the benchmarks (python -m benchmarks); bench-quick for a ~2 min run
 #   make demo      the real pipeline locally: emulator + local S3, the example DAG for three days
 #   make venv      create or refresh .venv-af3 and .venv-af2 (a no-op when the pins did not change)
@@ -34,7 +35,7 @@ PYTEST := -m pytest -ra --durations=10 $(PYTEST_ARGS)
 # s3rver, the second S3 server of the tests, pinned by tests/s3rver/package-lock.json.
 S3RVER := tests/s3rver/node_modules/.package-lock.json
 
-.PHONY: dist test-floors test bench bench-quick demo docs lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
+.PHONY: mutants dist test-floors test bench bench-quick demo docs lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
 
 # Run every step even when an earlier one fails, so one CI run reports everything; then fail if
 # any step failed.
@@ -60,6 +61,10 @@ dist:
 # Builds and checks dist/ itself (scripts/build-dist.sh) before installing the wheels.
 test-floors: $(S3RVER)
 	@scripts/test-floors.sh $(PYTEST_ARGS)
+
+# MUTANTS="id ..." to run only some; see `python scripts/mutants.py --list`.
+mutants: venv-af3 $(S3RVER)
+	@$(VENV_AF3)/bin/python scripts/mutants.py --rst $(MUTANTS)
 
 bench: venv-af3 $(S3RVER)
 	@$(VENV_AF3)/bin/python -m benchmarks
