@@ -2,7 +2,7 @@
 
 The link is computed while the task runs (when the connection is at hand) and kept in XCom,
 so the UI does not have to resolve connections to draw it. It fills the connection's
-``link_template`` extra (:mod:`airflow_provider_fauna.hooks.link_template`); without one it
+``link_template`` extra (``airflow_provider_fauna.hooks.link_template``); without one it
 opens the Fauna dashboard with the request's id and state in the URL. It never holds a
 credential.
 """

@@ -19,6 +19,11 @@ if [ "${#targets[@]}" -eq 0 ]; then
 fi
 for name in "${targets[@]}"; do
     echo ">> compiling requirements/${name}.txt"
+    # Start from the current pins: uv keeps the versions an output file already holds, so adding
+    # one package does not also upgrade every other (`rm` the .txt first to upgrade them all).
+    if [ -f "requirements/${name}.txt" ]; then
+        cp "requirements/${name}.txt" "requirements/${name}.txt.tmp"
+    fi
     "$uv_bin" pip compile --quiet --universal --python-version 3.11 \
         --annotation-style line --no-header \
         "requirements/${name}.in" pyproject.toml --extra amazon --extra google \

@@ -45,6 +45,7 @@ from harness import (
     use_s3_server,
     wipe_gcs,
 )
+from harness.ci import fail_missing_dependencies_in_ci, missing_dependency
 from harness.env import configure_airflow_env, remove_airflow_home
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ if "airflow" in sys.modules:
     )
 
 AIRFLOW_HOME = configure_airflow_env()
+# With CI=true a missing test dependency fails the run instead of skipping (see harness.ci).
+fail_missing_dependencies_in_ci()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -99,7 +102,7 @@ def _emulator_module() -> Any:
         return importlib.import_module("fauna_emulator")
     except ImportError as err:
         if err.name in ("fauna_emulator", "fauna_emulator.server"):
-            pytest.skip(f"the Fauna emulator is not available: {err}")
+            missing_dependency(f"the Fauna emulator is not available: {err}")
         raise
 
 
@@ -108,7 +111,7 @@ def fauna_emulator() -> Iterator[Any]:
     """A running ``FaunaEmulator`` that accepts :data:`harness.FAUNA_TEST_KEY`, for the whole session."""
     module = _emulator_module()
     if not hasattr(module, "FaunaEmulator"):
-        pytest.skip("fauna_emulator has no FaunaEmulator yet")
+        missing_dependency("fauna_emulator has no FaunaEmulator yet")
     server = module.FaunaEmulator(keys={FAUNA_TEST_KEY}, host="127.0.0.1", port=0, completion_delay=0.0)
     server.start()
     try:

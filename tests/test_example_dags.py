@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.dagrun, pytest.mark.usefixtures("airflow_db", "fauna_c
 
 DAY = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
 BUCKET = "example-lake"
-KEY = "fauna/query/us-std/ECommerce/2026-11-01T00:00:00+00:00_2026-11-02T00:00:00+00:00.ndjson.gz"
+KEY = "fauna/query_logs/us-std/ECommerce/date=2026-11-01/20261101T000000Z_20261102T000000Z.ndjson.gz"
 
 
 @pytest.fixture

@@ -74,12 +74,20 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
-#: Where a log file lands when no key is given. ``{scope}`` is the database path
-#: (``us-std/ECommerce``) or the region group (``us-std``); the times are the request's
-#: interval in ISO 8601 UTC (``2026-11-21T00:00:00+00:00``), so the key names the export.
-DEFAULT_KEY_TEMPLATE = "fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz"
+#: Where a log file lands when no key is given: a Hive-style ``date=`` partition that lake
+#: engines prune on, and the interval in the name so sub-daily runs never share a key, e.g.
+#: ``fauna/query_logs/us-std/ECommerce/date=2026-11-21/20261121T000000Z_20261122T000000Z.ndjson.gz``.
+DEFAULT_KEY_TEMPLATE = "fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz"
+#: The layout before 0.1.0 changed the default (ISO times with ``+`` and ``:``).
+LEGACY_KEY_TEMPLATE = "fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz"
+#: ``{database_name}`` of a region group's export, which covers all its databases.
+ALL_DATABASES = "_all_databases"
 #: The placeholders a key may use (besides Jinja, which renders first, from the run's context).
-KEY_FIELDS = frozenset({"scope", "database", "region_group", "time_start", "time_end", "request_id"})
+KEY_FIELDS = frozenset(
+    {"scope", "database", "region_group", "time_start", "time_end", "request_id"}
+    | {"database_name", "date", "start", "end"}
+)
+_TIME_FIELDS = ("time_start", "time_end", "start", "end", "date")
 #: The log file is gzip bytes. They are stored as ``application/gzip`` *without* a
 #: ``Content-Encoding``: see :class:`BaseFaunaLogsTransferOperator` for why.
 DEFAULT_CONTENT_TYPE = "application/gzip"
@@ -149,31 +157,30 @@ def check_key_template(field_name: str, template: str) -> str:
     return template
 
 
-def iso_utc(value: str | None, field_name: str) -> str | None:
-    """An API time as the key spells it: ISO 8601 in UTC with ``+00:00``."""
-    if not value:
-        return None
-    return parse_time(value, field_name).isoformat()
-
-
 def render_key(field_name: str, template: str, request: LogRequest) -> str:
     """Fill a key template from the request, so the key names the very export it holds."""
     check_key_template(field_name, template)
-    start = iso_utc(request.time_start, "time_start")
-    end = iso_utc(request.time_end, "time_end")
-    uses_times = any(f"{{{t}}}" in template for t in ("time_start", "time_end"))
-    if uses_times and (start is None or end is None):
+    uses_times = any(f"{{{t}}}" in template for t in _TIME_FIELDS)
+    if uses_times and not (request.time_start and request.time_end):
         raise FaunaValidationError(
             f"{describe(request)} does not report its interval, so {field_name}={template!r} cannot be "
-            f"filled: pass an explicit {field_name} without {{time_start}}/{{time_end}}."
+            f"filled: pass an explicit {field_name} without {{{'}/{'.join(_TIME_FIELDS)}}}."
         )
+    start = parse_time(request.time_start, "time_start") if request.time_start else None
+    end = parse_time(request.time_end, "time_end") if request.time_end else None
     region = request.region_group or (request.database or "").split("/", 1)[0]
+    database_name = (request.database or "").split("/", 1)[1] if request.database else ALL_DATABASES
     key = template.format(
         scope=request.scope,
         database=request.database or "",
         region_group=region,
-        time_start=start,
-        time_end=end,
+        database_name=database_name,
+        time_start=start and start.isoformat(),
+        time_end=end and end.isoformat(),
+        # Compact UTC (ISO 8601 basic): no ``+`` or ``:``, which URL, Hive and shell tools mangle.
+        start=start and start.strftime("%Y%m%dT%H%M%SZ"),
+        end=end and end.strftime("%Y%m%dT%H%M%SZ"),
+        date=start and start.strftime("%Y-%m-%d"),
         request_id=request.request_id,
     )
     if not key.strip() or key.strip("/") == "":

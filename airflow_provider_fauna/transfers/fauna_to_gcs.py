@@ -90,11 +90,12 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
     decompressed NDJSON to most readers. See :class:`BaseFaunaLogsTransferOperator`.
 
     Returns ``gs://bucket/object``. To schedule on the file, declare it as an outlet, e.g.
-    ``outlets=[Asset("gs://my-bucket/fauna/query/us-std/ECommerce/")]``.
+    ``outlets=[Asset("gs://my-bucket/fauna/query_logs/us-std/ECommerce/")]``.
 
     :param bucket_name: the bucket (templated).
     :param object_name: the object name (templated); the same placeholders and default as the
-        S3 operator's ``s3_key``: ``fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz``.
+        S3 operator's ``s3_key``:
+        ``fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz``.
     :param gcp_conn_id: the Google Cloud connection (templated).
     :param impersonation_chain: a service account to impersonate, as in Google's operators (templated).
     :param chunk_size: bytes per upload request, a multiple of 256 KiB.

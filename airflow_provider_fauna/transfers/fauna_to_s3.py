@@ -116,15 +116,16 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
     size and this attempt's metadata, and by its ETag or CRC-32 where their form is understood
     (see "S3-compatible stores" in the docs); one that differs is deleted, one that matches never.
 
-    Returns ``s3://bucket/key``. See :class:`BaseFaunaLogsTransferOperator` for the request
-    parameters and for why the object has content type ``application/gzip`` and no
-    ``Content-Encoding``.
+    Returns ``s3://bucket/key``. To schedule on the file, declare it as an outlet, e.g.
+    ``outlets=[Asset("s3://my-bucket/fauna/query_logs/us-std/ECommerce/")]`` or a key rendered
+    the same way. See :class:`BaseFaunaLogsTransferOperator` for the request parameters and for
+    why the object has content type ``application/gzip`` and no ``Content-Encoding``.
 
     :param s3_bucket: the bucket (templated).
-    :param s3_key: the object key (templated). Besides Jinja, it may use ``{scope}``,
-        ``{database}``, ``{region_group}``, ``{time_start}``, ``{time_end}`` and ``{request_id}``,
-        filled from the request; default
-        ``fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz``.
+    :param s3_key: the object key (templated). Besides Jinja, it may use the placeholders of
+        :ref:`object-keys`, filled from the request; default
+        ``fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz``, e.g.
+        ``fauna/query_logs/us-std/ECommerce/date=2026-11-21/20261121T000000Z_20261122T000000Z.ndjson.gz``.
     :param aws_conn_id: the AWS connection (templated).
     :param encrypt: store with server-side encryption (SSE-S3, ``AES256``), as ``S3Hook`` does.
     :param acl_policy: a canned ACL for the object, e.g. ``bucket-owner-full-control``.

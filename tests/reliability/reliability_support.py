@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from harness import keys
+
 if TYPE_CHECKING:
     from types import ModuleType
 
@@ -22,8 +24,7 @@ def nov(day: int) -> dt.datetime:
 
 def day_key(logical_date: dt.datetime, scope: str = DATABASE) -> str:
     """The default S3 key of the export that the run of ``logical_date`` makes."""
-    start = logical_date - dt.timedelta(days=1)
-    return f"fauna/query/{scope}/{start.isoformat()}_{logical_date.isoformat()}.ndjson.gz"
+    return keys.day_key(scope, logical_date)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fauna_emulator import FaultConfig
-from harness import DagRunResult, run_backfill, run_dag
+from harness import DagRunResult, keys, run_backfill, run_dag
 from transfer_stores import GCSStore, S3Store, Store
 
 pytestmark = pytest.mark.dagrun
@@ -25,8 +25,7 @@ NOV_4 = dt.datetime(2026, 11, 4, tzinfo=UTC)
 
 def day_key(scope: str, logical_date: dt.datetime) -> str:
     """The default key of the export run ``logical_date`` makes: the day before it."""
-    start = logical_date - dt.timedelta(days=1)
-    return f"fauna/query/{scope}/{start.isoformat()}_{logical_date.isoformat()}.ndjson.gz"
+    return keys.day_key(scope, logical_date)
 
 
 def secrets_seen(fauna: Any) -> set[str]:

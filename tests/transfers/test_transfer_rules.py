@@ -10,7 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.log_requests import LogRequest
-from airflow_provider_fauna.transfers.base import DEFAULT_KEY_TEMPLATE, render_key
+from airflow_provider_fauna.transfers.base import DEFAULT_KEY_TEMPLATE, LEGACY_KEY_TEMPLATE, render_key
 from airflow_provider_fauna.transfers.fauna_to_gcs import FaunaLogsToGCSOperator
 from airflow_provider_fauna.transfers.fauna_to_s3 import FaunaLogsToS3Operator
 
@@ -115,16 +115,43 @@ def request(**fields: Any) -> LogRequest:
     )
 
 
-def test_default_key_names_the_scope_and_the_requests_interval_in_iso_utc() -> None:
+def test_default_key_is_a_date_partition_named_by_the_scope_and_the_compact_interval() -> None:
     database = request(database="us-std/production/customers", region_group="us-std")
     region = request(region_group="eu-std")
 
     assert render_key("s3_key", DEFAULT_KEY_TEMPLATE, database) == (
-        "fauna/query/us-std/production/customers/"
-        "2026-11-21T00:00:00+00:00_2026-11-22T00:00:00+00:00.ndjson.gz"
+        "fauna/query_logs/us-std/production/customers/date=2026-11-21/"
+        "20261121T000000Z_20261122T000000Z.ndjson.gz"
     )
+    # A region group's export covers all its databases: a segment no database path can fill.
     assert render_key("s3_key", DEFAULT_KEY_TEMPLATE, region) == (
-        "fauna/query/eu-std/2026-11-21T00:00:00+00:00_2026-11-22T00:00:00+00:00.ndjson.gz"
+        "fauna/query_logs/eu-std/_all_databases/date=2026-11-21/20261121T000000Z_20261122T000000Z.ndjson.gz"
+    )
+
+
+def test_default_key_is_unique_per_sub_daily_interval_and_free_of_plus_and_colon() -> None:
+    hours = [
+        request(
+            database="us-std/ECommerce",
+            time_start=f"2026-11-21T{h:02d}:00:00+01:00",
+            time_end=f"2026-11-21T{h + 6:02d}:00:00+01:00",
+        )
+        for h in (1, 7, 13)
+    ]
+    keys = [render_key("s3_key", DEFAULT_KEY_TEMPLATE, r) for r in hours]
+
+    assert len(set(keys)) == 3
+    assert keys[0] == (
+        "fauna/query_logs/us-std/ECommerce/date=2026-11-21/20261121T000000Z_20261121T060000Z.ndjson.gz"
+    )
+    assert not any(c in key for key in keys for c in "+: ")
+
+
+def test_the_legacy_template_restores_the_old_layout() -> None:
+    # The changelog gives this template to users who must keep the pre-0.1.0 layout.
+    database = request(database="us-std/ECommerce")
+    assert render_key("s3_key", LEGACY_KEY_TEMPLATE, database) == (
+        "fauna/query/us-std/ECommerce/2026-11-21T00:00:00+00:00_2026-11-22T00:00:00+00:00.ndjson.gz"
     )
 
 

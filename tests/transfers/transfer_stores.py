@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 DATABASE = "us-std/ECommerce"
 DAY_START = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
 DAY_END = dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc)
-DEFAULT_KEY = "fauna/query/us-std/ECommerce/2026-11-20T00:00:00+00:00_2026-11-21T00:00:00+00:00.ndjson.gz"
+DEFAULT_KEY = "fauna/query_logs/us-std/ECommerce/date=2026-11-20/20261120T000000Z_20261121T000000Z.ndjson.gz"
 
 
 @dataclass
