@@ -97,10 +97,8 @@ TRANSFER_XCOM_KEY = "fauna_transfer"
 def check_provider_installed(module: str, extra: str, operator: str) -> None:
     """Say which extra to install when an optional provider is missing, without importing it.
 
-    For constructors, which run whenever the DAG file is parsed: importing the S3 or GCS hook
-    there costs the DAG processor 0.5 to 1.5 s per file (boto3, the Google clients). Finding
-    the module is enough to know it is installed; :func:`require_provider` imports it when the
-    task runs.
+    For constructors, which run whenever the DAG file is parsed: importing boto3 or the Google
+    clients there is slow (see the performance docs); :func:`require_provider` imports at run time.
     """
     try:
         found = importlib.util.find_spec(module) is not None
