@@ -20,6 +20,8 @@ from airflow_provider_fauna.waiting import WaitTimeout, fetch_status, read_trigg
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from airflow_provider_fauna.log_requests import LogRequest
+
     from airflow.providers.common.compat.sdk import Context
 
 
@@ -65,7 +67,7 @@ class FaunaLogsSensor(BaseSensorOperator):
         """A hook on the sensor's connection (new per use: hooks hold no state worth keeping)."""
         return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
 
-    def _fetch_status(self) -> Any:
+    def _fetch_status(self) -> LogRequest | None:
         return fetch_status(self.hook, validate_request_id(self.request_id), self.log)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
