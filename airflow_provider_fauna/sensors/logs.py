@@ -20,9 +20,9 @@ from airflow_provider_fauna.waiting import WaitTimeout, fetch_status, read_trigg
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow_provider_fauna.log_requests import LogRequest
-
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_fauna.log_requests import LogRequest
 
 
 class FaunaLogsSensor(BaseSensorOperator):
