@@ -243,6 +243,11 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
     ``replace=True``; a failed attempt aborts its upload so no object and no upload session is
     left behind; an object whose stored size or checksum turns out wrong is deleted.
 
+    **Asset events.** Once the object has landed, the transfer announces it: through the alias
+    ``fauna-logs:{dag_id}.{task_id}`` by default, or on the assets given as ``outlets`` (see
+    :mod:`airflow_provider_fauna.assets`). On a partitioned run (Airflow 3.2+) the standalone
+    form exports the partition's period, and the event carries the run's partition key.
+
     :param request_id: the log request whose file to copy (templated).
     :param database: standalone form: the database path, e.g. ``us-std/ECommerce`` (templated).
     :param region_group: standalone form: a whole region group, e.g. ``us-std`` (templated).

@@ -9,18 +9,22 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from harness import airflow_version, load_dag, run_dag
+from harness import airflow_version, load_dag, run_dag, use_s3_server
 
 pytestmark = pytest.mark.dagrun
 
 NOV_2 = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
 BUCKET = "fauna-partition-logs"
-DAY_KEY = "fauna/query/us-std/ECommerce/2026-11-01T00:00:00+00:00_2026-11-02T00:00:00+00:00.ndjson.gz"
+#: The key ``assets_s3_*`` DAGs store the run of 2026-11-02 (the day 2026-11-01) under.
+DAY_KEY = "events/us-std/ECommerce/2026-11-02.ndjson.gz"
 
 
 @pytest.fixture
-def bucket(s3_server: str) -> str:
+def bucket(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty bucket on moto: the events, not the S3 wire, are what these tests are about."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    use_s3_server("moto", request, monkeypatch)
 
     S3Hook().create_bucket(BUCKET)
     return BUCKET

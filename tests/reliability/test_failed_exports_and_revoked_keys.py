@@ -54,9 +54,9 @@ def test_a_failed_export_fails_the_try_naming_it_and_the_retry_exports_afresh(
     if task_id == "to_s3":
         store = Bucket(bucket)
         key = day_key(run.logical_date)
-        assert store.state().objects == [key] and store.state().uploads == []
+        assert store.state().objects == [key] and not store.state().uploads
         assert store.read(key) == fauna.file_bytes(fresh["request_id"])
-        assert xcom(run, task_id, "bucket_at_start") == {"try": 2, "objects": [], "uploads": []}
+        assert xcom(run, task_id, "bucket_at_start") == {"try": 2, **store.empty()}
     else:
         assert str(task.return_value) == fresh["request_id"]
 
@@ -140,7 +140,7 @@ def test_key_revoked_mid_download_fails_the_transfer_at_once_and_stores_nothing(
     run = dagruns.one("reliability_one_task", nov(11))
 
     assert revoked
-    assert store.state().objects == [] and store.state().uploads == []
+    assert store.state().objects == [] and not store.state().uploads
     assert statuses(fauna.download_calls()) == [200, 403]
     task = run.task("to_s3")
     assert (run.state, task.state) == ("failed", "failed")
