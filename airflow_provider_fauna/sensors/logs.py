@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_fauna.log_requests import LogRequest
+
 
 class FaunaLogsSensor(BaseSensorOperator):
     """Wait for a Fauna log request to reach a terminal state.
@@ -65,7 +67,7 @@ class FaunaLogsSensor(BaseSensorOperator):
         """A hook on the sensor's connection (new per use: hooks hold no state worth keeping)."""
         return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
 
-    def _fetch_status(self) -> Any:
+    def _fetch_status(self) -> LogRequest | None:
         return fetch_status(self.hook, validate_request_id(self.request_id), self.log)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
