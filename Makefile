@@ -11,6 +11,7 @@
 #                  them (twine check --strict, LICENSE/py.typed/entry point, no tests)
 #   make test-floors  the built wheels on the oldest supported versions (Airflow 2.11.0 and the
 #                  floor providers, requirements/floors.txt), the whole suite
+#   make mutants   break critical behaviours one at a time (scripts/mutants.py); not in `make test`
 #   make bench     the benchmarks (python -m benchmarks); bench-quick for a ~2 min run
 #   make demo      the real pipeline locally: emulator + local S3, the example DAG for three days
 #   make venv      create or refresh .venv-af3 and .venv-af2 (a no-op when the pins did not change)
@@ -31,8 +32,10 @@ PINS_AF3 := requirements/airflow3.txt
 PINS_AF2 := requirements/airflow2.txt
 PYTEST_ARGS ?=
 PYTEST := -m pytest -ra --durations=10 $(PYTEST_ARGS)
+# s3rver, the second S3 server of the tests, pinned by tests/s3rver/package-lock.json.
+S3RVER := tests/s3rver/node_modules/.package-lock.json
 
-.PHONY: dist test-floors test bench bench-quick demo docs lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
+.PHONY: mutants dist test-floors test bench bench-quick demo docs lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
 
 # Run every step even when an earlier one fails, so one CI run reports everything; then fail if
 # any step failed.
@@ -49,14 +52,21 @@ test:
 docs:
 	@scripts/build-docs.sh
 
+$(S3RVER): tests/s3rver/package.json tests/s3rver/package-lock.json
+	npm ci --prefix tests/s3rver --no-audit --no-fund --loglevel=error
+
 dist:
 	@scripts/build-dist.sh
 
 # Builds and checks dist/ itself (scripts/build-dist.sh) before installing the wheels.
-test-floors:
+test-floors: $(S3RVER)
 	@scripts/test-floors.sh $(PYTEST_ARGS)
 
-bench: venv-af3
+# MUTANTS="id ..." to run only some; see `python scripts/mutants.py --list`.
+mutants: venv-af3 $(S3RVER)
+	@$(VENV_AF3)/bin/python scripts/mutants.py --rst $(MUTANTS)
+
+bench: venv-af3 $(S3RVER)
 	@$(VENV_AF3)/bin/python -m benchmarks
 
 bench-quick: venv-af3
@@ -82,11 +92,11 @@ lint: venv-af3
 	$(VENV_AF3)/bin/mypy tests/harness tests/conftest.py || failed=1; \
 	exit $$failed
 
-test-af3: venv-af3
+test-af3: venv-af3 $(S3RVER)
 	@echo ">> pytest on Airflow $$($(VENV_AF3)/bin/python -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
 	$(VENV_AF3)/bin/python $(PYTEST)
 
-test-af2: venv-af2
+test-af2: venv-af2 $(S3RVER)
 	@echo ">> pytest on Airflow $$($(VENV_AF2)/bin/python -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
 	$(VENV_AF2)/bin/python $(PYTEST)
 

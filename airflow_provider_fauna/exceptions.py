@@ -1,8 +1,8 @@
 """Typed errors of the Fauna Account API.
 
-Callers branch on the type (retry, fail fast, skip) rather than on message text, and every
-message is built from the API's own reason: the account key never enters an exception,
-because exception text lands in task logs and in the UI.
+Callers branch on the type, not the text. Errors a retry of the task cannot cure are also
+``AirflowFailException``, so the task fails without spending its retries. No message ever
+holds the account key: exception text lands in task logs and in the UI.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ class FaunaError(AirflowException):
     """Base class of every error this provider raises."""
 
 
-class FaunaValidationError(FaunaError, ValueError):
+class FaunaValidationError(FaunaError, ValueError, AirflowFailException):
     """Bad input, refused before any network call; the message names the field and the fix."""
 
 
@@ -36,11 +36,11 @@ class FaunaApiError(FaunaError):
         super().__init__(f"Fauna Account API answered {status}{where}: {reason}")
 
 
-class FaunaAuthError(FaunaApiError):
+class FaunaAuthError(FaunaApiError, AirflowFailException):
     """401 or 403: the account key is wrong, expired, revoked or lacks access. Never retried."""
 
 
-class FaunaNotFoundError(FaunaApiError):
+class FaunaNotFoundError(FaunaApiError, AirflowFailException):
     """404: the log request or OAuth app does not exist for this account."""
 
 
@@ -70,10 +70,9 @@ class FaunaLogRequestFailed(FaunaError):
 
 
 class FaunaWaitedRequestFailed(FaunaLogRequestFailed, AirflowFailException):
-    """A log request that this task waited on, but did not submit, ended ``Failed`` or ``TimedOut``.
+    """A log request this task waited on, but did not submit, ended ``Failed`` or ``TimedOut``.
 
-    Also an ``AirflowFailException``, so the task fails without spending its retries: a retry
-    would wait on the very same failed request. The task that submitted it must run again.
+    A retry would wait on the very same failed request: the task that submitted it must run again.
     """
 
 

@@ -11,6 +11,43 @@ from typing import Any
 from airflow_provider_fauna import __version__
 
 HOOK_CLASS = "airflow_provider_fauna.hooks.fauna.FaunaAccountHook"
+DEFAULT_HOST = "https://account.fauna.com"
+
+
+def _number_field(label: str, description: str, default: int, *, kind: str = "number", **bounds: int) -> dict:
+    return {
+        "label": label,
+        "description": description,
+        "schema": {"type": [kind, "null"], "default": default, **bounds},
+    }
+
+
+#: The extras as form fields: Airflow 3 reads them here, Airflow 2 through the hook's widgets.
+CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
+    "timeout": _number_field(
+        "Timeout (seconds)", "Seconds one HTTP call may take, more than 0.", 30, exclusiveMinimum=0
+    ),
+    "max_retries": _number_field(
+        "Max retries", "Retries after the first attempt of a call (0: none).", 4, kind="integer", minimum=0
+    ),
+    "backoff_base": _number_field(
+        "Backoff base (seconds)",
+        "Wait before the first retry, doubled for each retry after it.",
+        1,
+        minimum=0,
+    ),
+    "backoff_max": _number_field(
+        "Backoff max (seconds)",
+        "The longest single wait between two attempts, Retry-After included.",
+        60,
+        minimum=0,
+    ),
+}
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "login", "port"],
+    "relabeling": {"host": "Account API URL", "password": "Account key secret"},
+    "placeholders": {"host": DEFAULT_HOST, "password": "fnacapi..."},
+}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -57,15 +94,8 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": HOOK_CLASS,
                 "hook-name": "Fauna",
                 "connection-type": "fauna",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "login", "port"],
-                    "relabeling": {"host": "Account API URL", "password": "Account key secret"},
-                    "placeholders": {
-                        "host": "https://account.fauna.com",
-                        "password": "fnacapi...",
-                        "extra": '{"timeout": 30, "max_retries": 5}',
-                    },
-                },
+                "conn-fields": CONNECTION_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }
         ],
     }

@@ -1,16 +1,14 @@
 """What a Fauna log request is: its states, the validated input that submits one, and the answer.
 
-The Account API refuses bad input with a terse 400 after a round trip; a daily backfill of
-hundreds of runs deserves better. :class:`LogRequestSpec` checks everything the pages state
-(one scope, a known region group, aware times, end after start, at most 90 days, a UUID
-token) before any network call, and says which field is wrong and how to fix it.
+Input is checked against everything the API's pages state before any network call, and a
+refusal names the field and the fix (the API's own answer is a terse 400).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -42,17 +40,10 @@ class LogRequestState(str, Enum):
         return self.value
 
 
-#: A request in one of these states will not change any more (except for a new file URL).
-TERMINAL_STATES: frozenset[LogRequestState] = frozenset(
-    {
-        LogRequestState.COMPLETE,
-        LogRequestState.DOES_NOT_EXIST,
-        LogRequestState.FAILED,
-        LogRequestState.TIMED_OUT,
-    }
-)
 #: Terminal states that mean the export did not happen; a retry must start a fresh request.
 FAILED_STATES: frozenset[LogRequestState] = frozenset({LogRequestState.FAILED, LogRequestState.TIMED_OUT})
+#: A request in one of these states will not change any more (except for a new file URL).
+TERMINAL_STATES = FAILED_STATES | {LogRequestState.COMPLETE, LogRequestState.DOES_NOT_EXIST}
 ALL_STATES: tuple[str, ...] = tuple(state.value for state in LogRequestState)
 
 
@@ -166,7 +157,7 @@ def validate_request_id(request_id: Any) -> str:
 
 
 def validate_scope(database: str | None, region_group: str | None) -> tuple[str | None, str | None]:
-    """Exactly one of a database path and a region group, each well formed; empty means absent."""
+    """Check that exactly one of a database path and a region group is given, well formed; empty means absent."""
     database = database or None
     region_group = region_group or None
     if database and region_group:
@@ -238,13 +229,8 @@ class LogRequestSpec:
         """The database path or the region group the logs are for."""
         return self.database or self.region_group or ""
 
-    @property
-    def region(self) -> str:
-        """The region group, whether given directly or as the first part of the database path."""
-        return self.region_group or (self.database or "").split("/", 1)[0]
-
     def to_body(self) -> dict[str, Any]:
-        """The JSON body of ``POST /api/v1/logs``, spelled as the current reference shows."""
+        """Return the JSON body of ``POST /api/v1/logs``, spelled as the current reference shows."""
         body: dict[str, Any] = {}
         if self.database:
             body["database"] = self.database
@@ -279,22 +265,19 @@ class LogRequest:
 
     @classmethod
     def from_api(cls, payload: Mapping[str, Any]) -> LogRequest:
-        """Read an API answer, accepting both spellings the pages use for the region group."""
-        region_group = payload.get("region_group") or payload.get("regionGroup")
-        version = payload.get("version")
-        return cls(
+        """Read an API answer, accepting both spellings the pages use for the region group.
+
+        :param payload: the answer's JSON, or :meth:`to_xcom`'s summary.
+        """
+        values: dict[str, Any] = {f.name: payload.get(f.name) for f in fields(cls) if f.name != "raw"}
+        version = values["version"]
+        values.update(
             request_id=str(payload.get("request_id", "")),
             state=str(payload.get("state", "")),
-            time_start=payload.get("time_start"),
-            time_end=payload.get("time_end"),
-            database=payload.get("database"),
-            region_group=region_group,
-            updated_at=payload.get("updated_at"),
+            region_group=payload.get("region_group") or payload.get("regionGroup"),
             version=int(version) if isinstance(version, int | str) and str(version).isdigit() else None,
-            presigned_url=payload.get("presigned_url"),
-            presigned_url_expiration_time=payload.get("presigned_url_expiration_time"),
-            raw=dict(payload),
         )
+        return cls(**values, raw=dict(payload))
 
     @property
     def is_terminal(self) -> bool:
@@ -317,20 +300,10 @@ class LogRequest:
         return self.database or self.region_group or ""
 
     def to_xcom(self) -> dict[str, Any]:
-        """A JSON-safe summary for XCom and trigger events, without the presigned URL.
+        """Return a JSON-safe summary for XCom and trigger events, without the presigned URL.
 
         The URL is a credential in whole (not only its signature), and XCom is readable by
         anyone who can see the DAG; a task that needs the file asks for a fresh URL by
         ``request_id``, as the transfer operators do.
         """
-        return {
-            "request_id": self.request_id,
-            "state": self.state,
-            "database": self.database,
-            "region_group": self.region_group,
-            "time_start": self.time_start,
-            "time_end": self.time_end,
-            "updated_at": self.updated_at,
-            "version": self.version,
-            "presigned_url_expiration_time": self.presigned_url_expiration_time,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("presigned_url", "raw")}

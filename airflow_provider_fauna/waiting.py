@@ -1,9 +1,7 @@
-"""Waiting for a log request, shared by the sensor and by operators that wait themselves.
+"""The rules of waiting for a log request, shared by the trigger and by tasks that wait in place.
 
-Deferrable waits go to :class:`FaunaLogsTrigger`; its event comes back through
-:func:`read_trigger_event`. Blocking waits (poke mode, ``deferrable=False``) use
-:func:`poll_until_terminal`. Both tolerate transient API errors and stop at a wall-clock
-deadline after one last status check.
+Both poll once per interval, ride out transient API errors and stop at a wall-clock deadline
+after one last status check.
 """
 
 from __future__ import annotations
@@ -14,25 +12,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_fauna import exceptions
 from airflow_provider_fauna.exceptions import (
-    FaunaAuthError,
+    FaunaConnectionError,
     FaunaError,
-    FaunaNotFoundError,
-    FaunaValidationError,
+    FaunaRateLimitedError,
+    FaunaServerError,
 )
 from airflow_provider_fauna.log_requests import LogRequest
-from airflow_provider_fauna.triggers.logs import TRANSIENT_ERRORS, FaunaLogsTrigger, seconds_until
 
 if TYPE_CHECKING:
     from datetime import timedelta
 
     from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 
+#: Errors the API may clear up by itself: keep polling instead of failing the task.
+TRANSIENT_ERRORS = (FaunaRateLimitedError, FaunaServerError, FaunaConnectionError)
 #: Leave the trigger this much time before Airflow's own hard timeout, for its last check.
 DEADLINE_MARGIN = 5.0
-#: The first status call after a submission: an export is never done the moment it is
-#: submitted, and short ones are done in a few seconds.
-FIRST_POLL_AFTER_SUBMIT = 1.0
 
 
 class TaskLogger(Protocol):
@@ -47,12 +44,25 @@ class WaitTimeout(FaunaError):
     """The deadline passed before the request reached a terminal state."""
 
 
-def wait_deadline(context: Any, timeout: float | None, execution_timeout: timedelta | None) -> float | None:
-    """The wall-clock deadline (epoch seconds) of a wait starting now.
+def seconds_until(when: float | None, deadline: float | None) -> float:
+    """Return how long to sleep before a poll due at ``when``, never past ``deadline``, never negative.
 
-    The earlier of ``now + timeout`` and the task's ``execution_timeout`` measured from the
-    task instance's start, a few seconds early so the last check happens before Airflow's
-    own timeout would kill the task.
+    :param when: epoch seconds; ``None`` is now (so is a time already past: a trigger rebuilt late).
+    :param deadline: epoch seconds of the last check, if any.
+    """
+    now = time.time()
+    due = now if when is None else when
+    if deadline is not None:
+        due = min(due, deadline)
+    return max(0.0, due - now)
+
+
+def wait_deadline(context: Any, timeout: float | None, execution_timeout: timedelta | None) -> float | None:
+    """Return the wall-clock deadline (epoch seconds) of a wait starting now, if any.
+
+    :param context: the task's context (its task instance's start counts for ``execution_timeout``).
+    :param timeout: seconds from now.
+    :param execution_timeout: the task's, a few seconds early so the last check comes before Airflow's.
     """
     now = time.time()
     candidates: list[float] = []
@@ -61,15 +71,20 @@ def wait_deadline(context: Any, timeout: float | None, execution_timeout: timede
     if execution_timeout is not None:
         start = getattr(context.get("ti"), "start_date", None)
         if isinstance(start, datetime):
-            begun = start.timestamp() if start.tzinfo else start.replace(tzinfo=timezone.utc).timestamp()
+            begun = (start if start.tzinfo else start.replace(tzinfo=timezone.utc)).timestamp()
         else:
             begun = now
         candidates.append(begun + execution_timeout.total_seconds() - DEADLINE_MARGIN)
     return min(candidates) if candidates else None
 
 
-def check_status(hook: FaunaAccountHook, request_id: str, log: TaskLogger) -> LogRequest | None:
-    """One status call; ``None`` when the API is having a bad moment (429, 5xx, no answer)."""
+def fetch_status(hook: FaunaAccountHook, request_id: str, log: TaskLogger) -> LogRequest | None:
+    """Call the API for the request's status; ``None`` when it is having a bad moment (429, 5xx, no answer).
+
+    :param hook: the hook to call with.
+    :param request_id: the request to ask about.
+    :param log: where a transient error is reported.
+    """
     try:
         return hook.get_log_request(request_id)
     except TRANSIENT_ERRORS as err:
@@ -86,14 +101,18 @@ def poll_until_terminal(
     log: TaskLogger,
     first_poll_at: float | None = None,
 ) -> LogRequest:
-    """Block until the request is terminal; raise :class:`WaitTimeout` after a last check.
+    """Block until the request is terminal, as the trigger would wait; raise :class:`WaitTimeout` after a last check.
 
-    Polls at ``first_poll_at`` (epoch seconds; ``None`` for at once), then once per
-    ``poll_interval``, as :class:`FaunaLogsTrigger` does.
+    :param hook: the hook to call with.
+    :param request_id: the request to wait for.
+    :param poll_interval: seconds between two status calls.
+    :param deadline: epoch seconds, if any.
+    :param log: where progress is reported.
+    :param first_poll_at: epoch seconds of the first status call; ``None`` for at once.
     """
     time.sleep(seconds_until(first_poll_at, deadline))
     while True:
-        request = check_status(hook, request_id, log)
+        request = fetch_status(hook, request_id, log)
         if request is not None and request.is_terminal:
             return request
         if request is not None:
@@ -103,61 +122,11 @@ def poll_until_terminal(
         time.sleep(seconds_until(time.time() + poll_interval, deadline))
 
 
-def wait_or_defer(
-    task: Any,
-    context: Any,
-    hook: FaunaAccountHook,
-    request_id: str,
-    *,
-    current: LogRequest | None,
-    poll_interval: float,
-    timeout: float | None,
-    submitted: bool = False,
-) -> LogRequest:
-    """The terminal request: ``current`` if it already is, else wait for it.
-
-    With ``task.deferrable`` the task defers to :class:`FaunaLogsTrigger` and resumes in its
-    ``execute_complete`` (this function then does not return); otherwise it polls in place.
-    Either way the deadline is the earlier of ``timeout`` and the task's ``execution_timeout``.
-
-    A wait costs one status call per ``poll_interval``. The task has just made one (its
-    answer is ``current``, or ``None`` when the API had a bad moment), which counts as the
-    first: the next comes a ``poll_interval`` later. When that call was the submission
-    (``submitted``), whose answer is always ``Pending``, the next comes after
-    :data:`FIRST_POLL_AFTER_SUBMIT` instead (or ``poll_interval``, if shorter).
-    """
-    if current is not None and current.is_terminal:
-        return current
-    deadline = wait_deadline(context, timeout, task.execution_timeout)
-    first_poll_at = time.time() + (
-        min(FIRST_POLL_AFTER_SUBMIT, poll_interval) if submitted else poll_interval
-    )
-    if task.deferrable:
-        task.defer(
-            trigger=FaunaLogsTrigger(
-                request_id=request_id,
-                fauna_conn_id=hook.fauna_conn_id,
-                end_time=deadline,
-                poll_interval=poll_interval,
-                first_poll_at=first_poll_at,
-            ),
-            method_name="execute_complete",
-        )
-    try:
-        return poll_until_terminal(
-            hook,
-            request_id,
-            poll_interval=poll_interval,
-            deadline=deadline,
-            log=task.log,
-            first_poll_at=first_poll_at,
-        )
-    except FAIL_FAST_ERRORS as err:
-        raise AirflowFailException(str(err)) from err
-
-
 def read_trigger_event(event: dict[str, Any] | None) -> LogRequest:
-    """The terminal request a :class:`FaunaLogsTrigger` event carries, or the error it reports."""
+    """Return the terminal request a :class:`FaunaLogsTrigger` event carries, or raise the error it reports.
+
+    :param event: the event's payload.
+    """
     if not event:
         raise FaunaError("The Fauna logs trigger fired without an event.")
     status = event.get("status")
@@ -166,11 +135,7 @@ def read_trigger_event(event: dict[str, Any] | None) -> LogRequest:
     if status == "timeout":
         raise WaitTimeout(event.get("message") or "The wait for the Fauna log request timed out.")
     message = event.get("message") or f"The Fauna logs trigger reported {status!r}."
-    if event.get("error_type") in FAIL_FAST_ERROR_NAMES:
+    error_type = getattr(exceptions, str(event.get("error_type")), None)
+    if isinstance(error_type, type) and issubclass(error_type, AirflowFailException):
         raise AirflowFailException(message)
     raise FaunaError(message)
-
-
-#: Errors that a retry of the task cannot cure: a rejected key, an unknown request, bad input.
-FAIL_FAST_ERRORS = (FaunaAuthError, FaunaNotFoundError, FaunaValidationError)
-FAIL_FAST_ERROR_NAMES = frozenset(cls.__name__ for cls in FAIL_FAST_ERRORS)

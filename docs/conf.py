@@ -67,7 +67,7 @@ nitpick_ignore_regex = [
     (
         r"py:(class|exc)",
         r"Context|PokeReturnValue|TaskInstanceKey|TriggerEvent|AirflowSkipException|datetime|timedelta"
-        r"|ModuleType|S3Hook|GCSHook",
+        r"|ModuleType|S3Hook|GCSHook|BaseOperator",
     ),
     # Private names (``_read_answer``, ``FaunaAccountHook._send``) are never documented, so a
     # docstring that points a maintainer at one cannot resolve here; that is not a broken link.

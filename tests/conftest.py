@@ -14,7 +14,8 @@ Fixtures (session scope unless noted):
 * ``fauna_emulator``: the session's running Fauna Account API emulator.
 * ``emulator`` (function): the same emulator, with calls, faults and outcomes reset around the test.
 * ``fauna_connection`` (function): ``fauna_default`` pointing at ``emulator``; yields the conn id.
-* ``s3_server`` (function): moto's S3, emptied for the test; ``aws_default`` points at it.
+* ``s3_server`` (function): an S3 server, emptied for the test; ``aws_default`` points at it. It
+  is parametrized: every test using it runs on moto's server and on s3rver.
 * ``gcs_server`` (function): gcp-storage-emulator, emptied for the test; ``google_cloud_default``
   is anonymous and ``STORAGE_EMULATOR_HOST`` points at it.
 """
@@ -22,6 +23,7 @@ Fixtures (session scope unless noted):
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -29,18 +31,21 @@ import pytest
 from harness import (
     FAUNA_CONN_ID,
     FAUNA_TEST_KEY,
-    aws_connection_json,
+    S3_FLAVOURS,
     conn_env_var,
     ensure_airflow_db,
     fauna_connection_json,
     gcp_anonymous_connection_json,
     gcs_emulator,
     moto_s3_server,
-    reset_moto,
     run_airflow_cli,
     run_dag,
+    s3rver_installed,
+    s3rver_server,
+    use_s3_server,
     wipe_gcs,
 )
+from harness.ci import fail_missing_dependencies_in_ci, missing_dependency
 from harness.env import configure_airflow_env, remove_airflow_home
 
 if TYPE_CHECKING:
@@ -56,6 +61,8 @@ if "airflow" in sys.modules:
     )
 
 AIRFLOW_HOME = configure_airflow_env()
+# With CI=true a missing test dependency fails the run instead of skipping (see harness.ci).
+fail_missing_dependencies_in_ci()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -95,7 +102,7 @@ def _emulator_module() -> Any:
         return importlib.import_module("fauna_emulator")
     except ImportError as err:
         if err.name in ("fauna_emulator", "fauna_emulator.server"):
-            pytest.skip(f"the Fauna emulator is not available: {err}")
+            missing_dependency(f"the Fauna emulator is not available: {err}")
         raise
 
 
@@ -104,7 +111,7 @@ def fauna_emulator() -> Iterator[Any]:
     """A running ``FaunaEmulator`` that accepts :data:`harness.FAUNA_TEST_KEY`, for the whole session."""
     module = _emulator_module()
     if not hasattr(module, "FaunaEmulator"):
-        pytest.skip("fauna_emulator has no FaunaEmulator yet")
+        missing_dependency("fauna_emulator has no FaunaEmulator yet")
     server = module.FaunaEmulator(keys={FAUNA_TEST_KEY}, host="127.0.0.1", port=0, completion_delay=0.0)
     server.start()
     try:
@@ -149,21 +156,22 @@ def _moto_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def s3_server(_moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """moto's S3 endpoint URL, empty; ``aws_default`` (fake keys, us-east-1) points at it."""
-    pytest.importorskip(
-        "airflow.providers.amazon.aws.hooks.s3", reason="the amazon provider is not installed"
-    )
-    reset_moto(_moto_url)
-    monkeypatch.setenv(conn_env_var("aws_default"), aws_connection_json(_moto_url))
-    # Fake credentials for any boto client built outside the connection, and no slow lookup of
-    # an EC2 metadata endpoint that does not exist here.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return _moto_url
+@pytest.fixture(scope="session")
+def _s3rver_url() -> Iterator[str]:
+    if not s3rver_installed():
+        message = "s3rver is not installed: run `npm ci --prefix tests/s3rver` (`make test` does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with s3rver_server() as url:
+        yield url
+
+
+@pytest.fixture(params=S3_FLAVOURS)
+def s3_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An S3 endpoint URL, empty; ``aws_default`` points at it. Every test using it runs twice:
+    on moto's server and on s3rver (see :func:`harness.use_s3_server`)."""
+    return use_s3_server(request.param, request, monkeypatch)
 
 
 @pytest.fixture(scope="session")

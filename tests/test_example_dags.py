@@ -15,7 +15,7 @@ import gzip
 
 import boto3
 import pytest
-from harness import run_dag
+from harness import airflow_version, run_dag
 
 pytestmark = [pytest.mark.dagrun, pytest.mark.usefixtures("airflow_db", "fauna_connection")]
 
@@ -46,7 +46,10 @@ def test_request_and_wait_example(emulator):
     run = run_dag("example_fauna_request_and_wait", DAY).assert_success()
     assert len(emulator.log_requests) == 1
     assert emulator.log_requests[0]["time_start"] == "2026-11-01T00:00:00Z"
-    assert run.tasks
+    details = run.task("wait_for_logs").return_value
+    assert details["state"] == "Complete"
+    assert details["request_id"] == emulator.log_requests[0]["request_id"]
+    assert str(run.task("request_logs").return_value) == details["request_id"]
 
 
 def test_s3_example_lands_the_served_bytes(emulator, s3_bucket):
@@ -80,3 +83,20 @@ def test_gcs_example_lands_the_served_bytes(emulator, gcs_server, bucket_variabl
     blobs = list(client.list_blobs(BUCKET))
     assert [b.name for b in blobs] == [KEY]
     assert blobs[0].download_as_bytes(raw_download=True) == emulator.file_bytes(request_id)
+
+
+@pytest.mark.skipif(
+    airflow_version() < (3, 2), reason="partitioned runs exist on Airflow 3.2+ only (by design)"
+)
+def test_partitioned_example_refuses_a_run_without_a_partition_key(emulator):
+    """``dags test`` sets no partition key: the export says how to run it instead of guessing a day.
+
+    The scheduler's partitioned runs of this example, and of its consumer, are run by
+    ``tests/deployment/test_partitioned_runs.py``.
+    """
+    run = run_dag("example_fauna_daily_partitions", DAY)
+
+    task = run.task("export_partition")
+    assert (task.state, task.try_number) == ("failed", 1), "refused without spending its retries"
+    assert "no partition key" in task.log and "airflow backfill create" in task.log
+    assert emulator.calls == [], "refused before any API call"

@@ -83,6 +83,41 @@ def test_ui_field_behaviour_of_provider_info_matches_the_hook() -> None:
     assert hook_class.default_conn_name == "fauna_default"
 
 
+def _form_defaults() -> dict[str, Any]:
+    """The extras' fields as Airflow's connection form offers them, with the values it fills in."""
+    try:  # Airflow 3.2+: the form is built from conn-fields, as the UI's API serves it
+        from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+    except ImportError:  # Airflow 2: the hook's widgets
+        from airflow.providers_manager import ProvidersManager
+
+        widgets = ProvidersManager().connection_form_widgets
+        return {
+            w.field_name: w.field.kwargs["default"]
+            for k, w in widgets.items()
+            if k.startswith("extra__fauna__")
+        }
+    [meta] = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "fauna"]
+    return {name: field["value"] for name, field in (meta.extra_fields or {}).items()}
+
+
+def _settings(monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any]) -> tuple[float, ...]:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FAUNA_FORM", json.dumps({"conn_type": "fauna", "password": "fnacapi_x", "extra": extra})
+    )
+    settings = _import_path(HOOK_CLASS)(fauna_conn_id="fauna_form")._settings
+    policy = settings.policy
+    return settings.timeout, policy.max_attempts - 1, policy.backoff_base, policy.backoff_max
+
+
+def test_the_connection_form_offers_the_extras_with_the_defaults_the_hook_uses(monkeypatch) -> None:
+    shown = _form_defaults()
+    assert list(shown) == ["timeout", "max_retries", "backoff_base", "backoff_max"]
+    assert tuple(float(value) for value in shown.values()) == _settings(monkeypatch, {})
+    # Saved as the form fills it in (numbers on Airflow 3, text on 2.11), or cleared (null).
+    assert _settings(monkeypatch, shown) == _settings(monkeypatch, {})
+    assert _settings(monkeypatch, dict.fromkeys(shown)) == _settings(monkeypatch, {})
+
+
 # --------------------------------------------------------------------------------- Airflow itself
 def test_providers_manager_registers_hook_and_field_behaviour() -> None:
     from airflow.providers_manager import ProvidersManager

@@ -1,9 +1,4 @@
-"""The one retry policy the sync and the async hook share.
-
-It decides, and only decides: whether an outcome is worth another attempt and how long to
-wait first. The sync path sleeps with :func:`time.sleep`, the async path with
-:func:`asyncio.sleep`; neither duplicates the rules.
-"""
+"""The one retry policy of the hook, applied by tenacity to the sync and the async client alike."""
 
 from __future__ import annotations
 
@@ -12,14 +7,35 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tenacity import retry_if_exception, stop_after_attempt
+
+from airflow_provider_fauna.exceptions import FaunaApiError, FaunaConnectionError
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 #: Statuses that say "try again later" rather than "this request is wrong".
 RETRYABLE_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
 
+class RetryLogger(Protocol):
+    """Where retries are announced (stdlib and Airflow 3's structlog loggers both fit)."""
+
+    def warning(self, msg: Any, /, *args: Any, **kwargs: Any) -> Any: ...
+
+
+#: Drawn from the OS, so that a task calling ``random.seed()`` cannot put every worker's retries in step.
+_JITTER = random.SystemRandom()
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Read ``Retry-After`` as seconds, whether it holds delta-seconds or an HTTP date."""
+    """Read ``Retry-After`` as seconds, whether it holds delta-seconds or an HTTP date.
+
+    :param value: the header's value, if the answer had one.
+    :param now: the time to count a date from; the current time by default.
+    """
     if not value:
         return None
     value = value.strip()
@@ -33,53 +49,33 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-def _given(extra: dict[str, Any], key: str) -> bool:
-    return key in extra and extra[key] not in (None, "")
+def _number(extra: dict[str, Any], key: str, *, whole: bool, minimum: int = 0) -> float:
+    """Read ``extra[key]`` as a finite number of at least ``minimum`` (``True`` is not one).
 
-
-def _number(raw: Any) -> float:
-    """An extra's value as a number; ``nan`` for what is not one (``True`` included)."""
-    if isinstance(raw, bool):
-        return math.nan
+    :raises ValueError: naming the extra, so the message points at what to change.
+    """
+    raw = extra[key]
     try:
-        return float(raw)
+        number = math.nan if isinstance(raw, bool) else float(raw)
     except (TypeError, ValueError):
-        return math.nan
-
-
-def _whole_number(extra: dict[str, Any], key: str, *, minimum: int) -> int:
-    """``extra[key]`` as an integer of at least ``minimum`` (``"3"`` and ``3.0`` are fine; ``2.7`` is not)."""
-    number = _number(extra[key])
-    if not number.is_integer() or number < minimum:
-        raise ValueError(f"{key}={extra[key]!r} must be a whole number, {minimum} or more")
-    return int(number)
-
-
-def _seconds(extra: dict[str, Any], key: str) -> float:
-    """``extra[key]`` as a finite, non-negative number of seconds."""
-    number = _number(extra[key])
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{key}={extra[key]!r} must be a finite number of seconds, 0 or more")
+        number = math.nan
+    if not math.isfinite(number) or number < minimum or (whole and not number.is_integer()):
+        what = f"a whole number, {minimum} or more" if whole else "a finite number of seconds, 0 or more"
+        raise ValueError(f"{key}={raw!r} must be {what}")
     return number
-
-
-#: One generator for every policy (a triggerer builds a policy per trigger run), drawing from
-#: the OS: a task that calls ``random.seed()`` cannot put every worker's retries in step.
-_JITTER = random.SystemRandom()
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Capped exponential backoff with jitter (half to all of each delay), honouring ``Retry-After``.
+    """Capped exponential backoff with jitter, honouring ``Retry-After``.
 
     :param max_attempts: attempts in all, the first included (1 disables retries).
     :param backoff_base: seconds before the second attempt; doubled for each attempt after.
     :param backoff_max: the cap of one wait, ``Retry-After`` included.
-    :param jitter: wait a random time in ``[delay/2, delay]`` so that many workers retrying
+    :param jitter: wait a random time in ``[delay/2, delay]``, so that many workers retrying
         together (a backfill) do not hit the API in step.
     :param retry_statuses: HTTP statuses worth retrying; 400/401/403/404 never are.
     """
@@ -91,46 +87,76 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+        if not isinstance(self.max_attempts, int):
             raise ValueError(f"max_attempts={self.max_attempts!r} must be a whole number.")
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts={self.max_attempts} must be at least 1.")
-        for name in ("backoff_base", "backoff_max"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name}={value!r} must be a finite number of seconds, 0 or more.")
+        _number(vars(self), "max_attempts", whole=True, minimum=1)
+        _number(vars(self), "backoff_base", whole=False)
+        _number(vars(self), "backoff_max", whole=False)
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any], **overrides: Any) -> RetryPolicy:
         """Build a policy from a connection's extras, with explicit arguments taking precedence.
 
-        A bad extra raises ``ValueError`` naming the extra's own key (``max_retries``, not
-        the ``max_attempts`` it becomes), so the message points at what to change.
+        :param extra: the connection's extras; ``max_retries`` counts the attempts after the first.
+        :param overrides: policy fields to set whatever the extras say (``None`` is ignored).
+        :raises ValueError: a bad extra, named by its own key (``max_retries``, not ``max_attempts``).
         """
         values: dict[str, Any] = {}
-        if _given(extra, "max_attempts"):
-            values["max_attempts"] = _whole_number(extra, "max_attempts", minimum=1)
-        if _given(extra, "max_retries"):
-            values["max_attempts"] = _whole_number(extra, "max_retries", minimum=0) + 1
-        for key in ("backoff_base", "backoff_max"):
-            if _given(extra, key):
-                values[key] = _seconds(extra, key)
+        given = {key for key, value in extra.items() if value not in (None, "")}
+        if "max_attempts" in given:
+            values["max_attempts"] = int(_number(extra, "max_attempts", whole=True, minimum=1))
+        if "max_retries" in given:
+            values["max_attempts"] = int(_number(extra, "max_retries", whole=True)) + 1
+        for key in given & {"backoff_base", "backoff_max"}:
+            values[key] = _number(extra, key, whole=False)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def should_retry_status(self, status: int, attempt: int) -> bool:
-        """Whether a response with ``status`` on attempt number ``attempt`` (1-based) is retried."""
-        return status in self.retry_statuses and attempt < self.max_attempts
+    def is_retryable(self, error: BaseException) -> bool:
+        """Tell whether ``error`` is worth another attempt: a retryable status, no answer, a timeout.
 
-    def should_retry_error(self, attempt: int) -> bool:
-        """Whether a connection error or timeout on attempt ``attempt`` is retried."""
-        return attempt < self.max_attempts
+        :param error: what the attempt raised.
+        """
+        if isinstance(error, FaunaApiError):
+            return error.status in self.retry_statuses
+        return isinstance(error, FaunaConnectionError)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after attempt ``attempt`` failed, before the next one."""
+        """Return the seconds to wait after attempt number ``attempt`` (1-based) failed.
+
+        :param attempt: the attempt that failed.
+        :param retry_after: the wait the API asked for, if any; taken as it is, up to the cap.
+        """
         if retry_after is not None:
             return min(retry_after, self.backoff_max)
         raw = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
-        if self.jitter:
-            return _JITTER.uniform(raw / 2, raw)
-        return raw
+        return _JITTER.uniform(raw / 2, raw) if self.jitter else raw
+
+    def retry_args(self, log: RetryLogger) -> dict[str, Any]:
+        """Return the arguments of a tenacity ``Retrying`` or ``AsyncRetrying`` that apply this policy.
+
+        :param log: where each retry is announced.
+        """
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            return self.delay(state.attempt_number, getattr(error, "retry_after", None))
+
+        def announce(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            log.warning(
+                "%s; retrying in %.1f s (attempt %d of %d).",
+                str(error).rstrip("."),
+                delay,
+                state.attempt_number + 1,
+                self.max_attempts,
+            )
+
+        return {
+            "stop": stop_after_attempt(self.max_attempts),
+            "wait": wait,
+            "retry": retry_if_exception(self.is_retryable),
+            "before_sleep": announce,
+            "reraise": True,
+        }

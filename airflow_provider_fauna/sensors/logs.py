@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
-    AirflowFailException,
     AirflowSensorTimeout,
     BaseSensorOperator,
     PokeReturnValue,
@@ -15,13 +14,8 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.log_requests import validate_request_id
 from airflow_provider_fauna.outcomes import settle, submitter_of, validate_on_no_logs
-from airflow_provider_fauna.waiting import (
-    FAIL_FAST_ERRORS,
-    WaitTimeout,
-    check_status,
-    read_trigger_event,
-    wait_or_defer,
-)
+from airflow_provider_fauna.tasks import wait_or_defer
+from airflow_provider_fauna.waiting import WaitTimeout, fetch_status, read_trigger_event
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,8 +26,8 @@ if TYPE_CHECKING:
 class FaunaLogsSensor(BaseSensorOperator):
     """Wait for a Fauna log request to reach a terminal state.
 
-    ``Complete`` succeeds and returns the request's details (the presigned URL without its
-    signature); ``Failed`` and ``TimedOut`` fail the task, naming the request and interval;
+    ``Complete`` succeeds and returns the request's details (without the presigned URL);
+    ``Failed`` and ``TimedOut`` fail the task, naming the request and interval;
     ``DoesNotExist`` (no logs in the interval) follows ``on_no_logs``.
 
     In deferrable mode it checks once and defers only if the request is still in progress;
@@ -71,15 +65,12 @@ class FaunaLogsSensor(BaseSensorOperator):
         """A hook on the sensor's connection (new per use: hooks hold no state worth keeping)."""
         return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
 
-    def _check(self) -> Any:
-        try:
-            return check_status(self.hook, validate_request_id(self.request_id), self.log)
-        except FAIL_FAST_ERRORS as err:
-            raise AirflowFailException(str(err)) from err
+    def _fetch_status(self) -> Any:
+        return fetch_status(self.hook, validate_request_id(self.request_id), self.log)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        """One status check; done when the request is terminal."""
-        request = self._check()
+        """Check the status once; done when the request is terminal."""
+        request = self._fetch_status()
         if request is None or not request.is_terminal:
             if request is not None:
                 self.log.info("Fauna log request %s is %s.", request.request_id, request.state)
@@ -92,7 +83,7 @@ class FaunaLogsSensor(BaseSensorOperator):
         """Poke/reschedule as any sensor, or check once and defer."""
         if not self.deferrable:
             return super().execute(context)
-        current = self._check()  # validates request_id first, failing fast on a bad one
+        current = self._fetch_status()  # validates request_id first, failing fast on a bad one
         request = wait_or_defer(
             self,
             context,

@@ -31,6 +31,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_fauna.assets import add_default_outlet, announce
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.links import (
@@ -41,20 +42,21 @@ from airflow_provider_fauna.links import (
 )
 from airflow_provider_fauna.log_requests import (
     LogRequest,
-    LogRequestSpec,
     LogRequestState,
     parse_time,
     validate_request_id,
 )
-from airflow_provider_fauna.operators.logs import (
-    LOG_REQUEST_XCOM_KEY,
-    check_poll_interval,
-    check_scope_arguments,
-    check_timeout,
-    spec_for_run,
-    submit_reusing,
-)
 from airflow_provider_fauna.outcomes import describe, settle, submitter_of, validate_on_no_logs
+from airflow_provider_fauna.partitions import request_details
+from airflow_provider_fauna.tasks import (
+    LOG_REQUEST_XCOM_KEY,
+    SubmitsExport,
+    submit_reusing,
+    validate_poll_interval,
+    validate_scope_arguments,
+    validate_timeout,
+    wait_or_defer,
+)
 from airflow_provider_fauna.transfers.download import (
     AUTO,
     DEFAULT_MAX_RESUMES,
@@ -62,11 +64,7 @@ from airflow_provider_fauna.transfers.download import (
     LogFileDownload,
     check_verify_gzip,
 )
-from airflow_provider_fauna.waiting import (
-    FAIL_FAST_ERRORS,
-    read_trigger_event,
-    wait_or_defer,
-)
+from airflow_provider_fauna.waiting import read_trigger_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -224,7 +222,7 @@ def object_metadata(request: LogRequest, attempt: str) -> dict[str, str]:
     return meta
 
 
-class BaseFaunaLogsTransferOperator(BaseOperator):
+class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
     """Copy a completed Fauna query-log export into an object store, verified and all-or-nothing.
 
     Give either ``request_id`` (the output of :class:`FaunaLogsRequestOperator`) or a scope
@@ -244,6 +242,11 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
     **Nothing partial.** An existing object is refused before anything is downloaded unless
     ``replace=True``; a failed attempt aborts its upload so no object and no upload session is
     left behind; an object whose stored size or checksum turns out wrong is deleted.
+
+    **Asset events.** Once the object has landed, the transfer announces it: through the alias
+    ``fauna-logs:{dag_id}.{task_id}`` by default, or on the assets given as ``outlets`` (see
+    :mod:`airflow_provider_fauna.assets`). On a partitioned run (Airflow 3.2+) the standalone
+    form exports the partition's period, and the event carries the run's partition key.
 
     :param request_id: the log request whose file to copy (templated).
     :param database: standalone form: the database path, e.g. ``us-std/ECommerce`` (templated).
@@ -314,8 +317,8 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         self.fauna_conn_id = fauna_conn_id
         self.replace = replace
         self.deferrable = deferrable
-        self.poll_interval = check_poll_interval(poll_interval)
-        self.timeout = check_timeout(timeout)
+        self.poll_interval = validate_poll_interval(poll_interval)
+        self.timeout = validate_timeout(timeout)
         self.on_no_logs = validate_on_no_logs(on_no_logs)
         self.max_resumes = check_max_resumes(max_resumes)
         self.verify_gzip = check_verify_gzip(verify_gzip)
@@ -323,6 +326,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             raise FaunaValidationError("content_type is empty: leave it out for 'application/gzip'.")
         self.content_type = content_type
         self._check_form()
+        add_default_outlet(self)
         self._lineage: tuple[LogRequest, Destination] | None = None
         self._abort: Callable[[], None] | None = None
 
@@ -348,7 +352,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 "with request_id the interval is the request's own."
             )
         if has_scope:
-            check_scope_arguments(self.database, self.region_group)
+            validate_scope_arguments(self.database, self.region_group)
 
     def check_destination(self) -> None:
         """Refuse a bad bucket or key; subclasses check their store's naming rules."""
@@ -372,45 +376,24 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         """The subclass's bucket argument."""
         raise NotImplementedError
 
-    @property
-    def hook(self) -> FaunaAccountHook:
-        """A hook on the Fauna connection."""
-        return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
-
     # ------------------------------------------------------------------ finding the request
-    def build_spec(self, context: Context) -> LogRequestSpec:
-        """Standalone form: the validated request for the scope and interval (no network call)."""
-        return spec_for_run(
-            context,
-            database=self.database,
-            region_group=self.region_group,
-            time_start=self.time_start,
-            time_end=self.time_end,
-        )
-
     def execute(self, context: Context) -> str | None:
         """Find (or make) the request, wait for it if needed, then copy its file."""
         push_no_link_yet(context)
         hook = self.hook
         submitted = self.request_id in (None, "")
-        try:
-            # Everything that needs no network first: the destination, the request, the
-            # Fauna connection (read, not called). Then one look at the bucket, then the API.
-            self.check_destination()
-            spec = self.build_spec(context) if submitted else None
-            request_id = None if submitted else validate_request_id(self.request_id)
-            base_url, link_template = hook.base_url, hook.link_template
-        except FAIL_FAST_ERRORS as err:
-            raise AirflowFailException(str(err)) from err
+        # Everything that needs no network first: the destination, the request, the
+        # Fauna connection (read, not called). Then one look at the bucket, then the API.
+        self.check_destination()
+        spec = self.build_spec(context) if submitted else None
+        request_id = None if submitted else validate_request_id(self.request_id)
+        base_url, link_template = hook.base_url, hook.link_template
         self.check_bucket_exists()
-        try:
-            if spec is not None:
-                request = submit_reusing(hook, spec, context, self.log)
-            else:
-                assert request_id is not None
-                request = hook.get_log_request(request_id)
-        except FAIL_FAST_ERRORS as err:
-            raise AirflowFailException(str(err)) from err
+        if spec is not None:
+            request = submit_reusing(hook, spec, context, self.log)
+        else:
+            assert request_id is not None
+            request = hook.get_log_request(request_id)
         context["ti"].xcom_push(key=LINK_XCOM_KEY, value=log_request_url(link_template, base_url, request))
         request = wait_or_defer(
             self,
@@ -426,32 +409,27 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
         """Resume after the trigger fired; the event carries no URL, so the request is read again."""
-        try:
-            self.check_destination()
-        except FaunaValidationError as err:
-            raise AirflowFailException(str(err)) from err
+        self.check_destination()
         return self.transfer(context, read_trigger_event(event))
 
     # ------------------------------------------------------------------ copying
     def transfer(self, context: Context, request: LogRequest) -> str | None:
         """Settle the finished request and copy its file; return the destination URI (``None``: no logs)."""
-        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request.to_xcom())
+        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
         # Given a request_id, this task only waited: a retry could not submit a fresh request.
         settle(
             request,
             self.on_no_logs,
             submitted_by=None if self.request_id in (None, "") else submitter_of(self),
         )
-        try:
-            destination = Destination(self.scheme, self.bucket(), self._key(request))
-        except FaunaValidationError as err:  # the same key would be refused on every retry
-            raise AirflowFailException(str(err)) from err
+        destination = Destination(self.scheme, self.bucket(), self._key(request))
         if request.state == LogRequestState.DOES_NOT_EXIST:
             self.log.info(
                 "%s has no logs; on_no_logs='succeed': nothing was written to %s.",
                 describe(request),
                 destination.uri,
             )
+            announce(self, context, request, None)
             return None
         existing = None if self.replace else self.stored_metadata(destination)
         if existing is not None and existing.get("fauna-request-id") == request.request_id:
@@ -462,6 +440,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
                 destination.uri,
                 describe(request),
             )
+            announce(self, context, request, destination.uri)
             return destination.uri
         if existing is not None:
             raise AirflowFailException(
@@ -470,10 +449,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
             )
         hook = self.hook
         if not request.presigned_url:  # read from a trigger event, which never carries the URL
-            try:
-                request = hook.get_log_request(request.request_id)
-            except FAIL_FAST_ERRORS as err:
-                raise AirflowFailException(str(err)) from err
+            request = hook.get_log_request(request.request_id)
         download = LogFileDownload(
             hook, request, log=self.log, max_resumes=self.max_resumes, verify_gzip=self.verify_gzip
         )
@@ -483,8 +459,6 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         attempt = uuid.uuid4().hex
         try:
             self.copy(download, destination, object_metadata(request, attempt))
-        except FAIL_FAST_ERRORS as err:  # a key revoked mid-copy stays revoked on a retry
-            raise AirflowFailException(str(err)) from err
         finally:
             self._abort = None
         stats = download.stats
@@ -501,6 +475,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         )
         context["ti"].xcom_push(key=TRANSFER_XCOM_KEY, value=self._summary(request, destination, stats))
         self._lineage = (request, destination)
+        announce(self, context, request, destination.uri, size=stats.size, md5=stats.md5_hex)
         return destination.uri
 
     def _key(self, request: LogRequest) -> str:

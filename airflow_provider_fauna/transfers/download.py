@@ -1,39 +1,23 @@
 """Read a Fauna log file from its presigned URL: streamed, resumed, verified, never leaked.
 
-A log file can be gigabytes of gzip, and the presigned URL that serves it expires (an hour
-in the examples). So the file is read in chunks and handed on as it arrives (memory does not
-grow with the file); a dropped connection, a 5xx or an expired URL does not restart the copy
-but continues it with ``Range: bytes=N-`` from the byte where it stopped, asking the Account
-API for a new URL when the old one has expired or is refused (401/403).
+The file is read in chunks and handed on as it arrives. A dropped connection, a 5xx or an
+expired URL continues the copy with ``Range: bytes=N-``, asking the Account API for a new URL
+when the old one expired or is refused. Every byte goes through :class:`StreamChecks`; at the
+end the size must equal the announced one, the MD5 the file server's MD5 (``ETag`` or
+``x-goog-hash``), and, when no MD5 proves the bytes, the gzip stream must end whole. A failure
+raises *before* the iteration ends, so the consumer never finalizes an upload of bad bytes.
 
-Nothing downstream should land bytes that are not the file: every byte is counted and
-hashed (MD5) on its way through, and at the end the count must equal the size
-the server announced (``Content-Length`` / ``Content-Range``), the MD5 must equal the ``ETag``
-when that is a plain MD5 (and ``x-goog-hash``'s md5 when the store sends one), and, when no
-such MD5 proves the bytes (or ``verify_gzip=True`` asks for it anyway), the gzip stream must
-decompress to its end with a valid CRC. A failure raises :class:`FaunaVerificationError`
-*before* the iteration ends, so the consumer never finalizes an upload of bad bytes.
-
-The presigned URL is a bearer credential, in whole. It travels on a session of its own that
-never carries the account key nor any other credential (``.netrc`` logins included, also after
-a redirect: see :class:`PresignedUrlSession`), is registered with Airflow's secrets masker
-(the whole URL and its query), is only ever shown as its host (:func:`redact_url`), and every
-message a library built around it, or around a URL it was redirected to, is scrubbed of URLs
-and query strings (:func:`scrub_urls`) before it goes into a log line or an exception. Those
-exceptions are raised outside the ``except`` block that caught the library's error, so the
-library's exception (which holds the URL) is not even kept as ``__context__``.
+The presigned URL is a credential: it travels on a :class:`PresignedUrlSession`, is masked,
+shown only as its host, and library messages about it are scrubbed of URLs before they are
+logged or raised (outside the ``except`` block, so the library's exception is not kept).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import queue
 import re
-import threading
 import time
-import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -41,10 +25,18 @@ import requests
 import urllib3
 from airflow.providers.common.compat.sdk import mask_secret
 
-from airflow_provider_fauna.exceptions import FaunaError, FaunaValidationError
-from airflow_provider_fauna.hooks.fauna import USER_AGENT
+from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.log_requests import parse_time
 from airflow_provider_fauna.outcomes import describe
+from airflow_provider_fauna.transfers.checks import (
+    AUTO,
+    FaunaTransferError,
+    FaunaVerificationError,
+    MiB,
+    StreamChecks,
+    check_verify_gzip,
+)
+from airflow_provider_fauna.transfers.session import PresignedUrlSession
 from airflow_provider_fauna.utils.redact import redact_url, scrub_urls
 
 if TYPE_CHECKING:
@@ -54,7 +46,6 @@ if TYPE_CHECKING:
     from airflow_provider_fauna.log_requests import LogRequest
     from airflow_provider_fauna.waiting import TaskLogger
 
-MiB = 1024 * 1024
 #: Size of one read from the HTTP stream; the consumer assembles parts from these.
 DEFAULT_READ_SIZE = 1 * MiB
 #: A URL this close to its expiry is renewed before a request is made with it.
@@ -71,31 +62,11 @@ MAX_TOTAL_RESUMES = 100
 #: Progress goes to the task log at most this often, or at each further tenth of the file.
 PROGRESS_SECONDS = 10.0
 PROGRESS_FRACTION = 0.1
-#: ``verify_gzip="auto"``: decompress only when the file server sends no MD5 of the file.
-AUTO = "auto"
 #: Server-side encryption whose ETag is not the MD5 of the content (S3's KMS modes).
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
 
 _PLAIN_MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
-
-
-class FaunaTransferError(FaunaError):
-    """The log file could not be copied; nothing was stored. A retry of the task starts afresh."""
-
-
-class FaunaVerificationError(FaunaTransferError):
-    """The bytes read (or stored) are not the log file: truncated, corrupt, or changed meanwhile."""
-
-
-def check_verify_gzip(value: Any) -> bool | str:
-    """``verify_gzip`` is ``True``, ``False`` or ``"auto"``; refuse anything else, naming the field."""
-    if isinstance(value, bool) or value == AUTO:
-        return value
-    raise FaunaValidationError(
-        f"verify_gzip={value!r} must be True (always decompress to check the gzip stream), False "
-        f"(never) or {AUTO!r} (only when the file server sends no MD5 of the file; the default)."
-    )
 
 
 @dataclass(frozen=True)
@@ -109,6 +80,9 @@ class DownloadStats:
     seconds: float
     #: Whether the gzip stream was decompressed to its end (``verify_gzip``).
     gzip_checked: bool
+    #: The CRC-32 of the file, and the MD5 of each part of :attr:`LogFileDownload.part_size`.
+    crc32: int = 0
+    part_md5s: list[bytes] = field(default_factory=list)
 
     @property
     def md5_b64(self) -> str:
@@ -122,163 +96,6 @@ class _Retryable(Exception):
 
 class _Refresh(Exception):
     """Internal: the URL was refused; ask for a new one, then resume."""
-
-
-def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """``requests`` auth that sends none: it also keeps ``.netrc`` credentials off the file URL."""
-    request.headers.pop("Authorization", None)
-    return request
-
-
-class PresignedUrlSession(requests.Session):
-    """A ``requests`` session that sends no credentials, on the first request or on any redirect.
-
-    A presigned URL carries its own authorization in its query string; anything more is a
-    credential handed to a host that did not ask for it. ``requests`` adds credentials in two
-    places: when a request is prepared, from ``session.auth`` or else from ``.netrc`` (this
-    session's ``auth`` sends none, which also keeps ``.netrc`` out), and on every redirect, in
-    :meth:`rebuild_auth`, which re-applies the ``.netrc`` login of the new host without going
-    through ``session.auth``. That method is replaced here. ``trust_env`` stays on, so proxy
-    settings (``HTTPS_PROXY``, ``NO_PROXY``) and ``REQUESTS_CA_BUNDLE`` still apply, as a worker
-    behind a proxy needs them to.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.auth = _no_credentials
-        self.headers["User-Agent"] = USER_AGENT
-        # The stored bytes must be the gzip file as served, never a transparently decoded copy.
-        self.headers["Accept-Encoding"] = "identity"
-
-    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
-        """On a redirect, drop any ``Authorization`` header, even to the same host, and add none."""
-        prepared_request.headers.pop("Authorization", None)
-
-
-def _file_session() -> requests.Session:
-    """A session for presigned URLs only: it never holds the account key or any other credential."""
-    return PresignedUrlSession()
-
-
-class GzipCheck:
-    """Decompress a gzip stream on the fly, discarding the output, to prove it is whole and intact.
-
-    zlib checks each member's CRC-32 and length trailer; a corrupt byte fails at once, and a
-    truncated file fails at :meth:`finish` because the last member never reached its end.
-    Output is produced at most ``window`` bytes at a time, so memory stays small however well
-    the data compresses.
-    """
-
-    def __init__(self, window: int = MiB) -> None:
-        self.window = window
-        self._zlib = zlib.decompressobj(wbits=31)
-        self._members = 0
-        self._between_members = True
-        self.uncompressed = 0
-
-    def update(self, data: bytes) -> None:
-        """Feed the next compressed bytes; raise :class:`FaunaVerificationError` if they are not gzip."""
-        try:
-            while data:
-                if self._between_members:
-                    self._zlib = zlib.decompressobj(wbits=31)
-                    self._between_members = False
-                out = self._zlib.decompress(data, self.window)
-                self.uncompressed += len(out)
-                while self._zlib.unconsumed_tail and not self._zlib.eof:
-                    out = self._zlib.decompress(self._zlib.unconsumed_tail, self.window)
-                    self.uncompressed += len(out)
-                if self._zlib.eof:
-                    self._members += 1
-                    self._between_members = True
-                    data = self._zlib.unused_data
-                else:
-                    data = b""
-        except zlib.error as err:
-            raise FaunaVerificationError(f"the log file is not a valid gzip stream ({err})") from None
-
-    def finish(self) -> None:
-        """Raise unless the stream ended exactly at the end of a gzip member."""
-        if self._members == 0 or not self._between_members:
-            raise FaunaVerificationError(
-                "the log file ends in the middle of its gzip stream (the download is truncated)"
-            )
-
-
-class StreamChecks:
-    """The MD5 and (if asked for) the gzip check of the bytes read, on a helper thread.
-
-    The MD5 is compared with the file server's ETag: the proof that the bytes are the file,
-    and the file's identity in the task's summary. It is the only digest of the whole file
-    taken: anything more (a SHA-256 costs 0.6 s of CPU per GiB here) would be CPU the copy's
-    speed pays for and no check uses. Decompressing for the gzip check costs seven times the
-    MD5 (about 10 s per GiB here), so it runs only when asked (:meth:`check_gzip`). hashlib
-    and zlib release the GIL, so on a thread of their own they overlap with the network
-    instead of slowing it. The queue is bounded, so memory stays at ``depth`` chunks. An
-    error found on the thread is raised by the next :meth:`update` or by :meth:`finish`, so
-    always before the download ends.
-    """
-
-    def __init__(self, request_id: str, *, depth: int = 8) -> None:
-        self.request_id = request_id
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.gzip: GzipCheck | None = None
-        self._queued = 0
-        self._seen = 0
-        self._error: BaseException | None = None
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
-        self._thread = threading.Thread(target=self._run, name="fauna-transfer-checks", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # drain until told to stop
-            try:
-                self.md5.update(chunk)
-                if self.gzip is not None:
-                    self.gzip.update(chunk)
-            except FaunaVerificationError as err:
-                self._error = FaunaVerificationError(
-                    f"Request {self.request_id}: {err} near byte {self._seen}. Nothing was stored."
-                )
-            except BaseException as err:  # handed to the reading thread
-                self._error = err
-            self._seen += len(chunk)
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def check_gzip(self) -> None:
-        """Decompress the stream as well; call it before the first chunk is queued."""
-        if self._queued:
-            raise RuntimeError("the gzip check must start at the first byte")
-        self.gzip = GzipCheck()
-
-    def update(self, chunk: bytes) -> None:
-        """Queue the next bytes (blocks while the thread is ``depth`` chunks behind)."""
-        self._raise()
-        self._queued += len(chunk)
-        self._queue.put(chunk)
-
-    def finish(self) -> None:
-        """Wait for the thread; raise what it found, or if the gzip stream did not end."""
-        self.close()
-        self._raise()
-        if self.gzip is not None:
-            try:
-                self.gzip.finish()
-            except FaunaVerificationError as err:
-                raise FaunaVerificationError(
-                    f"Request {self.request_id}: {err}. Nothing was stored."
-                ) from None
-
-    def close(self) -> None:
-        """Stop the thread (also when the download is abandoned); safe to call twice."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
 
 
 class Progress:
@@ -358,7 +175,6 @@ class LogFileDownload:
         read_size: int = DEFAULT_READ_SIZE,
         max_resumes: int = DEFAULT_MAX_RESUMES,
         verify_gzip: bool | str = AUTO,
-        session: requests.Session | None = None,
     ) -> None:
         if not request.is_complete or not request.presigned_url:
             raise FaunaTransferError(f"{describe(request)} is {request.state} and has no file to download.")
@@ -368,7 +184,9 @@ class LogFileDownload:
         self.read_size = read_size
         self.max_resumes = max_resumes
         self.verify_gzip = check_verify_gzip(verify_gzip)
-        self.session = session or _file_session()
+        self.session = PresignedUrlSession()
+        #: Also take the MD5 of each part of this many bytes (set before iterating).
+        self.part_size: int | None = None
         self.stats: DownloadStats | None = None
         self.progress = Progress(log, f"Copying the log file of request {request.request_id}")
         self._current = request
@@ -436,7 +254,7 @@ class LogFileDownload:
 
     # ------------------------------------------------------------------ reading
     def __iter__(self) -> Iterator[bytes]:
-        self._checks = StreamChecks(self.request.request_id)
+        self._checks = StreamChecks(self.request.request_id, part_size=self.part_size)
         if self.verify_gzip is True:
             self._checks.check_gzip()
         try:
@@ -492,6 +310,8 @@ class LogFileDownload:
             url_refreshes=self._refreshes,
             seconds=time.monotonic() - started,
             gzip_checked=self._checks.gzip is not None,
+            crc32=self._checks.crc32,
+            part_md5s=self._checks.part_md5s,
         )
 
     def _failed(self) -> None:

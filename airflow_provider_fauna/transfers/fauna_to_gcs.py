@@ -197,10 +197,6 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
         blob = client.bucket(destination.bucket).get_blob(destination.key)
         return None if blob is None else dict(blob.metadata or {})
 
-    def open_writer(self, blob: Any, **kwargs: Any) -> Any:
-        """The resumable upload's writer (``Blob.open("wb")``); a seam for tests that break an upload."""
-        return blob.open("wb", **kwargs)
-
     def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:
         """Write the download through a resumable session; finalize only a verified file; cancel on failure."""
         client = self.gcs_hook.get_conn()
@@ -213,7 +209,7 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
         }
         if not self.replace:
             options["if_generation_match"] = 0
-        writer = self.open_writer(blob, **options)
+        writer = blob.open("wb", **options)
         self._abort = writer.terminate
         crc = _crc32c()
         try:

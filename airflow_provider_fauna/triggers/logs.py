@@ -1,16 +1,8 @@
 """Wait for a log request on the triggerer, without holding a worker slot.
 
-The trigger keeps no state between runs: it is rebuilt from :meth:`serialize` after a
-triggerer restart and simply polls the same request again. The deadline and the time of the
-first poll travel as wall-clock time (epoch seconds), so a restart neither extends the one
-nor delays the other.
-
-It polls once per ``poll_interval``: an account's API calls are rate limited and shared by
-every DAG that uses it, so the interval is a budget, not a ceiling. The task that defers has
-just made a status call (submitting or checking), so it passes ``first_poll_at`` one interval
-later rather than have the trigger ask again at once. (A trigger rebuilt after a triggerer
-restart polls at once if that time has passed, which may come sooner than an interval after
-its last poll: once per restart.)
+The trigger keeps no state between runs: rebuilt from :meth:`serialize` after a triggerer
+restart, it polls the same request again. Its deadline and first poll travel as epoch seconds,
+so a restart neither extends the one nor delays the other.
 """
 
 from __future__ import annotations
@@ -21,34 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_fauna.exceptions import (
-    FaunaConnectionError,
-    FaunaError,
-    FaunaRateLimitedError,
-    FaunaServerError,
-)
+from airflow_provider_fauna.exceptions import FaunaError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
+from airflow_provider_fauna.waiting import TRANSIENT_ERRORS, seconds_until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-#: Errors the API may clear up by itself: keep polling instead of failing the task.
-TRANSIENT_ERRORS = (FaunaRateLimitedError, FaunaServerError, FaunaConnectionError)
 #: While the state does not change, a reminder line this often (seconds) shows the wait is alive.
 REMINDER_SECONDS = 600.0
-
-
-def seconds_until(when: float | None, deadline: float | None) -> float:
-    """How long to sleep before a poll due at ``when`` (epoch seconds; ``None`` is now).
-
-    Never past ``deadline``, so that the last check before a timeout is made on time; never
-    negative, so that a time already past (a trigger rebuilt late) means "poll now".
-    """
-    now = time.time()
-    due = now if when is None else when
-    if deadline is not None:
-        due = min(due, deadline)
-    return max(0.0, due - now)
 
 
 class FaunaLogsTrigger(BaseTrigger):
@@ -123,8 +96,7 @@ class FaunaLogsTrigger(BaseTrigger):
                 if request.is_terminal:
                     yield TriggerEvent({"status": "terminal", "request": request.to_xcom()})
                     return
-                # A line when the state changes, else a reminder every ten minutes: a line per
-                # poll was a fifth of the CPU of a triggerer running a thousand waits.
+                # A line per change of state, not per poll: log lines cost a busy triggerer dearly.
                 now = time.monotonic()
                 if request.state != logged_state or now - logged_at >= REMINDER_SECONDS:
                     self.log.info("Fauna log request %s is %s.", self.request_id, request.state)

@@ -38,7 +38,18 @@ from harness.connections import (
 from harness.dagrun import DagRunResult, TaskResult, load_dag, run_backfill, run_dag, run_dags
 from harness.env import DAGS_FOLDER, REPO_ROOT, TESTS_DIR, airflow_version
 from harness.logcapture import TaskLogCapture, mask
-from harness.stores import gcs_emulator, moto_s3_server, reset_moto, wipe_gcs
+from harness.stores import (
+    S3_FLAVOURS,
+    S3RVER_KEY,
+    gcs_emulator,
+    moto_s3_server,
+    reset_moto,
+    s3rver_installed,
+    s3rver_server,
+    use_s3_server,
+    wipe_gcs,
+    wipe_s3,
+)
 from harness.timetables import TEST_DAG_START, daily_dag_args, daily_interval_timetable
 
 __all__ = [
@@ -46,6 +57,8 @@ __all__ = [
     "FAUNA_CONN_ID",
     "FAUNA_TEST_KEY",
     "REPO_ROOT",
+    "S3RVER_KEY",
+    "S3_FLAVOURS",
     "TESTS_DIR",
     "TEST_DAG_START",
     "DagRunResult",
@@ -73,5 +86,9 @@ __all__ = [
     "run_backfill",
     "run_dag",
     "run_dags",
+    "s3rver_installed",
+    "s3rver_server",
+    "use_s3_server",
     "wipe_gcs",
+    "wipe_s3",
 ]

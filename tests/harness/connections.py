@@ -38,13 +38,15 @@ def fauna_connection_json(host: str, key: str = FAUNA_TEST_KEY, **extra: Any) ->
     return connection_json("fauna", host=host, password=key, extra=extra or None)
 
 
-def aws_connection_json(endpoint_url: str, region: str = "us-east-1") -> str:
+def aws_connection_json(
+    endpoint_url: str, region: str = "us-east-1", key: str = "testing", **extra: object
+) -> str:
     """An ``aws`` connection usable by ``S3Hook`` against a local S3 at ``endpoint_url``."""
     return connection_json(
         "aws",
-        login="testing",
-        password="testing",
-        extra={"region_name": region, "endpoint_url": endpoint_url},
+        login=key,
+        password=key,
+        extra={"region_name": region, "endpoint_url": endpoint_url, **extra},
     )
 
 

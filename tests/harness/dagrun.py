@@ -139,6 +139,7 @@ def run_dag(
     logical_date: dt.datetime,
     *,
     conf: Mapping[str, Any] | None = None,
+    run_after: dt.datetime | None = None,
 ) -> DagRunResult:
     """Run DAG ``dag_id`` (from the test ``DAGS_FOLDER``) for ``logical_date`` with ``dag.test()``.
 
@@ -150,8 +151,10 @@ def run_dag(
     :param logical_date: an aware datetime; with a daily interval timetable the run covers
         ``[logical_date - 1 day, logical_date)``.
     :param conf: the DAG run's ``conf`` (``dag_run.conf`` / ``params`` overrides).
+    :param run_after: Airflow 3 names a test run after this time, "now" by default; give the
+        same one to have several runs share a run id (Airflow 2.11 names it after the date).
     """
-    return run_dags(dag_id, [logical_date], conf=conf)[0]
+    return run_dags(dag_id, [logical_date], conf=conf, run_after=run_after)[0]
 
 
 def run_backfill(
@@ -178,6 +181,7 @@ def run_dags(
     logical_dates: Iterable[dt.datetime],
     *,
     conf: Mapping[str, Any] | None = None,
+    run_after: dt.datetime | None = None,
 ) -> list[DagRunResult]:
     """Run ``dag_id`` once per logical date, in order, in this process (one parse, one DB)."""
     ensure_airflow_db()
@@ -189,15 +193,19 @@ def run_dags(
         capture = TaskLogCapture()
         started = time.monotonic()
         with capture.installed(), _capture_each_task(dag, capture):
-            dag_run = _dag_test(dag, logical_date, dict(conf) if conf is not None else None)
+            dag_run = _dag_test(dag, logical_date, dict(conf) if conf is not None else None, run_after)
         results.append(_collect(dag_run, capture, time.monotonic() - started))
     return results
 
 
-def _dag_test(dag: Any, logical_date: dt.datetime, conf: dict[str, Any] | None) -> Any:
+def _dag_test(
+    dag: Any, logical_date: dt.datetime, conf: dict[str, Any] | None, run_after: dt.datetime | None = None
+) -> Any:
     """Call ``dag.test()`` with the keyword this Airflow line uses for the logical date."""
     parameters = inspect.signature(dag.test).parameters
     if "logical_date" in parameters:
+        if run_after is not None:
+            return dag.test(logical_date=logical_date, run_conf=conf, run_after=run_after)
         return dag.test(logical_date=logical_date, run_conf=conf)
     # Airflow 2.11 deletes an earlier run of the same date before it runs again; the delete
     # cascades to dag_run_note, whose foreign key names the FAB user table, which SQLAlchemy only

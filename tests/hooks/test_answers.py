@@ -7,6 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_fauna.exceptions import (
     FaunaApiError,
@@ -15,8 +16,9 @@ from airflow_provider_fauna.exceptions import (
     FaunaRateLimitedError,
     FaunaServerError,
 )
-from airflow_provider_fauna.hooks.fauna import ApiCall, FaunaAccountHook, _read_answer
+from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.hooks.retry import RetryPolicy
+from airflow_provider_fauna.hooks.transport import ApiCall, read_answer
 
 CALL = ApiCall("GET", "/api/v1/logs/1", {"type": "query"})
 
@@ -24,7 +26,7 @@ CALL = ApiCall("GET", "/api/v1/logs/1", {"type": "query"})
 @pytest.mark.parametrize("body", [{"reason": "bad time"}, {"message": "bad time"}])
 def test_both_error_bodies_are_read(body):
     with pytest.raises(FaunaApiError) as info:
-        _read_answer(CALL, 400, {}, json.dumps(body))
+        read_answer(CALL, 400, {}, json.dumps(body))
     assert info.value.reason == "bad time"
     assert "400" in str(info.value) and "/api/v1/logs/1" in str(info.value)
 
@@ -42,19 +44,29 @@ def test_both_error_bodies_are_read(body):
 )
 def test_statuses_map_to_typed_errors(status, error):
     with pytest.raises(error):
-        _read_answer(CALL, status, {"Retry-After": "3"}, '{"reason": "x"}')
+        read_answer(CALL, status, {"Retry-After": "3"}, '{"reason": "x"}')
+
+
+@pytest.mark.parametrize(
+    ("status", "fails_at_once"),
+    [(400, False), (401, True), (403, True), (404, True), (429, False), (500, False)],
+)
+def test_what_a_task_retry_cannot_cure_fails_the_task_at_once(status, fails_at_once):
+    with pytest.raises(FaunaApiError) as info:
+        read_answer(CALL, status, {}, '{"reason": "x"}')
+    assert isinstance(info.value, AirflowFailException) is fails_at_once
 
 
 def test_non_json_error_body_is_quoted_briefly():
     with pytest.raises(FaunaApiError) as info:
-        _read_answer(CALL, 502, {}, "<html>" + "x" * 1000 + "</html>")
+        read_answer(CALL, 502, {}, "<html>" + "x" * 1000 + "</html>")
     assert len(info.value.reason) <= 200
 
 
 def test_empty_success_only_where_expected():
-    assert _read_answer(ApiCall("DELETE", "/x", empty_ok=True), 204, {}, "") is None
+    assert read_answer(ApiCall("DELETE", "/x", empty_ok=True), 204, {}, "") is None
     with pytest.raises(FaunaApiError):
-        _read_answer(CALL, 200, {}, "")
+        read_answer(CALL, 200, {}, "")
 
 
 class _Recorder(BaseHTTPRequestHandler):

@@ -137,19 +137,22 @@ async def test_an_unreachable_host_fails_with_no_library_exception_chained(monke
     assert KEY not in whole_chain(info.value)
 
 
-@pytest.mark.parametrize(
-    ("extra", "named"),
-    [
-        ({"backoff_max": "nan"}, "backoff_max='nan'"),
-        ({"backoff_base": "inf"}, "backoff_base='inf'"),
-        ({"backoff_base": -1}, "backoff_base=-1"),
-        ({"timeout": "nan"}, "timeout=nan"),
-        ({"max_retries": -1}, "max_retries=-1"),
-        ({"max_retries": 2.7}, "max_retries=2.7"),
-        ({"max_retries": "many"}, "max_retries='many'"),
-        ({"max_retries": True}, "max_retries=True"),
-    ],
-)
+#: Extras a connection form or a secrets backend may hold, and how the refusal names each.
+BAD_EXTRAS = [
+    ({"backoff_max": "nan"}, "backoff_max='nan'"),
+    ({"backoff_base": "inf"}, "backoff_base='inf'"),
+    ({"backoff_base": -1}, "backoff_base=-1"),
+    ({"timeout": "nan"}, "timeout='nan'"),
+    ({"timeout": 0}, "timeout=0"),
+    ({"timeout": "soon"}, "timeout='soon'"),
+    ({"max_retries": -1}, "max_retries=-1"),
+    ({"max_retries": 2.7}, "max_retries=2.7"),
+    ({"max_retries": "many"}, "max_retries='many'"),
+    ({"max_retries": True}, "max_retries=True"),
+]
+
+
+@pytest.mark.parametrize(("extra", "named"), BAD_EXTRAS)
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_bad_extras_are_refused_naming_the_extra_before_any_call(
     server, monkeypatch, extra, named, mode
@@ -159,6 +162,23 @@ async def test_bad_extras_are_refused_naming_the_extra_before_any_call(
         await status(connect(monkeypatch, url, **extra), mode)
     assert named in str(info.value) and ".." not in str(info.value)
     assert handler.seen == []
+
+
+@pytest.mark.parametrize(("extra", "named"), BAD_EXTRAS)
+def test_test_connection_reports_a_bad_extra_by_name_without_calling(
+    server, monkeypatch, extra, named
+) -> None:
+    url, handler = server
+    ok, message = connect(monkeypatch, url, **extra).test_connection()
+    assert not ok
+    assert named in message and "fauna_odd" in message
+    assert handler.seen == []
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "nan", "soon"])
+def test_a_bad_timeout_argument_is_refused_when_the_hook_is_made(timeout) -> None:
+    with pytest.raises(FaunaValidationError, match=r"timeout=.*the hook's timeout argument"):
+        FaunaAccountHook(fauna_conn_id="fauna_odd", timeout=timeout)
 
 
 def test_integral_extras_given_as_text_or_floats_are_taken(server, monkeypatch) -> None:

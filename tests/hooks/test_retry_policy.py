@@ -1,12 +1,22 @@
-"""The retry policy's arithmetic: backoff, cap, jitter, Retry-After in both forms."""
+"""The retry policy: backoff, cap, jitter, Retry-After in both forms, what is retried, as tenacity runs it."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
+from tenacity import Retrying
 
+from airflow_provider_fauna.exceptions import (
+    FaunaApiError,
+    FaunaAuthError,
+    FaunaConnectionError,
+    FaunaRateLimitedError,
+    FaunaServerError,
+    FaunaValidationError,
+)
 from airflow_provider_fauna.hooks.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
 
@@ -48,14 +58,46 @@ def test_retry_after_wins_but_is_capped():
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
 def test_client_errors_are_never_retried(status):
-    assert not RetryPolicy().should_retry_status(status, attempt=1)
+    assert not RetryPolicy().is_retryable(FaunaApiError(status, "no"))
 
 
 @pytest.mark.parametrize("status", sorted(RETRYABLE_STATUSES))
 def test_transient_statuses_are_retried_until_the_last_attempt(status):
-    policy = RetryPolicy(max_attempts=3)
-    assert policy.should_retry_status(status, attempt=2)
-    assert not policy.should_retry_status(status, attempt=3)
+    policy = RetryPolicy(max_attempts=3, backoff_base=0)
+    attempts = []
+
+    def fail() -> None:
+        attempts.append(status)
+        raise FaunaServerError(status, "later") if status >= 500 else FaunaRateLimitedError(status, "later")
+
+    with pytest.raises(FaunaApiError):
+        Retrying(**policy.retry_args(logging.getLogger(__name__)))(fail)
+    assert len(attempts) == 3
+
+
+def test_a_retry_waits_what_retry_after_asks_up_to_the_cap():
+    policy = RetryPolicy(max_attempts=3, backoff_max=10.0)
+    waits: list[float] = []
+    raised = iter(
+        [
+            FaunaRateLimitedError(429, "slow", retry_after=3.0),
+            FaunaRateLimitedError(429, "slow", retry_after=99),
+        ]
+    )
+
+    def fail() -> None:
+        raise next(raised, FaunaAuthError(401, "stop"))
+
+    with pytest.raises(FaunaAuthError):
+        Retrying(**policy.retry_args(logging.getLogger(__name__)), sleep=waits.append)(fail)
+    assert waits == [3.0, 10.0]
+
+
+def test_a_connection_error_is_retried_and_others_are_not():
+    policy = RetryPolicy()
+    assert policy.is_retryable(FaunaConnectionError("no answer"))
+    assert not policy.is_retryable(FaunaValidationError("bad"))
+    assert not policy.is_retryable(RuntimeError("bug"))
 
 
 def test_policy_from_connection_extras():

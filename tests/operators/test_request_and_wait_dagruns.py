@@ -110,12 +110,15 @@ def test_days_without_logs_follow_on_no_logs(emulator, policy, sensor_state):
     assert "no logs for this interval" in run.task("wait_for_logs").log
 
 
+@pytest.mark.timeout(120)
 def test_deferred_sensor_times_out_after_a_last_check(emulator):
-    emulator.completion_delay = 600
+    # Ends 12 s after the 3 s timeout: a wait that ignored its deadline succeeds then, and this
+    # test fails in seconds instead of hanging until pytest-timeout.
+    emulator.completion_delay = 15
     run = run_dag("fauna_wait_timeout", NOV[13])
 
     sensor = run.task("wait_for_logs")
-    assert sensor.state == "failed"
+    assert sensor.state == "failed", run.summary()
     assert "did not finish before the deadline" in sensor.log
     request_id = str(run.task("request_logs").return_value)
     polls = [c for c in emulator.calls if c.path == f"/api/v1/logs/{request_id}"]

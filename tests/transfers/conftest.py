@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from harness import FAUNA_CONN_ID, FAUNA_TEST_KEY, conn_env_var, fauna_connection_json
+from harness import (
+    FAUNA_CONN_ID,
+    FAUNA_TEST_KEY,
+    S3_FLAVOURS,
+    conn_env_var,
+    fauna_connection_json,
+    use_s3_server,
+)
+from transfer_stores import GCSStore, S3Store, Store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -53,13 +61,26 @@ def fauna(big_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     big_emulator.reset()
 
 
-@pytest.fixture
-def s3_bucket(s3_server: str) -> str:
-    """An empty bucket on moto's S3 (``aws_default`` points there)."""
+def create_s3_bucket() -> str:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     S3Hook().create_bucket(S3_BUCKET)
     return S3_BUCKET
+
+
+@pytest.fixture
+def s3_bucket(s3_server: str) -> str:
+    """An empty bucket on each S3 server in turn (``aws_default`` points there)."""
+    return create_s3_bucket()
+
+
+@pytest.fixture(params=[*(f"s3-{flavour}" for flavour in S3_FLAVOURS), "gcs"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """A bucket on each store in turn: S3 on moto and on s3rver, then GCS."""
+    if request.param == "gcs":
+        return GCSStore(request.getfixturevalue("gcs_bucket"))
+    use_s3_server(request.param.removeprefix("s3-"), request, monkeypatch)
+    return S3Store(create_s3_bucket())
 
 
 @pytest.fixture

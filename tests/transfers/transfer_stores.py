@@ -37,6 +37,7 @@ class Store:
     """The parts of a store the tests look at."""
 
     scheme = ""
+    kind = ""
     bucket = ""
 
     def operator(self, **kwargs: Any) -> Any:
@@ -61,6 +62,7 @@ class Store:
 
 class S3Store(Store):
     scheme = "s3"
+    kind = "s3"  # in the test DAGs' ids and task ids
 
     def __init__(self, bucket: str) -> None:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -93,11 +95,18 @@ class S3Store(Store):
         return [o["Key"] for o in self.client.list_objects_v2(Bucket=self.bucket).get("Contents", [])]
 
     def open_uploads(self) -> list[Any]:
-        return list(self.client.list_multipart_uploads(Bucket=self.bucket).get("Uploads", []))
+        """The open multipart uploads; s3rver cannot list them (501), so it shows none."""
+        try:
+            return list(self.client.list_multipart_uploads(Bucket=self.bucket).get("Uploads", []))
+        except self.client.exceptions.ClientError as err:
+            if err.response["Error"]["Code"] not in ("NotImplemented", "501"):
+                raise
+            return []
 
 
 class GCSStore(Store):
     scheme = "gs"
+    kind = "gcs"
 
     def __init__(self, bucket: str) -> None:
         from airflow.providers.google.cloud.hooks.gcs import GCSHook

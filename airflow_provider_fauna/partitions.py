@@ -1,0 +1,155 @@
+"""The period a partitioned DAG run covers (Airflow 3.2+), and its partition key in XCom.
+
+A run of a DAG scheduled with ``CronPartitionTimetable`` has no data interval: it carries
+``partition_key`` and ``partition_date`` instead, where ``partition_date`` is one tick of the
+timetable's cron. The run covers ``[partition_date, the next tick)``, for example one day for
+``"0 0 * * *"``. That next tick is asked of the timetable itself (its own
+``iter_partition_dagrun_infos``, which ``airflow backfill create`` uses to make the runs), so the
+period cannot disagree with the partitions the scheduler made, daylight-saving changes included.
+
+On Airflow 2.11 and on runs that are not partitioned there is no ``partition_key``, and
+:func:`partition_period` answers ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+
+from airflow_provider_fauna.exceptions import FaunaValidationError
+from airflow_provider_fauna.log_requests import MAX_INTERVAL
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from airflow_provider_fauna.log_requests import LogRequest
+
+#: How far past ``partition_date`` the next tick is looked for: a yearly cron's period.
+TICK_HORIZON = timedelta(days=367)
+#: The key, in the ``log_request`` XCom, of the partition the request was made for.
+PARTITION_KEY_FIELD = "partition_key"
+
+EXPLICIT_FIX = "or pass time_start and time_end explicitly"
+
+
+@dataclass(frozen=True)
+class PartitionPeriod:
+    """The half-open period ``[start, end)`` one partition of a run covers."""
+
+    key: str
+    start: pendulum.DateTime
+    end: pendulum.DateTime
+
+
+def partition_key(context: Mapping[str, Any]) -> str | None:
+    """The run's partition key, or ``None`` (not partitioned, or Airflow before 3.2)."""
+    key = context.get("partition_key")
+    return str(key) if key not in (None, "") else None
+
+
+def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
+    """The period of a partitioned run: ``[partition_date, next tick of the DAG's timetable)``.
+
+    Return ``None`` when the run has no partition key. Refuse a partitioned run whose period
+    cannot be known, or is longer than the Account API's 90 days, naming the fix.
+
+    :param context: the task's context; reads ``partition_key``, ``partition_date`` and ``dag``.
+    """
+    key = partition_key(context)
+    if key is None:
+        if getattr(_core_timetable(context), "partitioned", False):
+            raise FaunaValidationError(
+                "This run of a partitioned DAG has no partition key, so the period to export is unknown "
+                "(airflow dags test, and a trigger without a partition key, set none): let the scheduler "
+                f"run it, or make past partitions with airflow backfill create, {EXPLICIT_FIX}."
+            )
+        return None
+    date = context.get("partition_date")
+    if not isinstance(date, datetime):
+        raise FaunaValidationError(
+            f"This run has partition_key={key!r} but no partition_date, so the period to export is "
+            f"unknown (a key set by hand, or by an asset-triggered DAG whose partition mappers do not "
+            f"give a date): schedule the DAG with CronPartitionTimetable, {EXPLICIT_FIX}."
+        )
+    timetable = _core_timetable(context)
+    if timetable is None:
+        raise FaunaValidationError(
+            f"This run has partition_key={key!r} but its DAG's timetable is not in the task's context, "
+            f"so the period to export is unknown: {EXPLICIT_FIX.removeprefix('or ')}."
+        )
+    start = pendulum.instance(date).in_timezone("UTC")
+    ticks = _ticks_from(timetable, start, key)
+    if len(ticks) < 2 or ticks[0] != start:
+        summary = getattr(timetable, "summary", type(timetable).__name__)
+        where = "is not a tick of" if ticks and ticks[0] != start else "has no next tick within a year in"
+        raise FaunaValidationError(
+            f"partition_date {start.isoformat()} (partition_key={key!r}) {where} the DAG's schedule "
+            f"{summary!r}, so the period to export is unknown: give the DAG a CronPartitionTimetable "
+            f"whose key_format names each tick (for example '%Y-%m-%d' for a daily cron), {EXPLICIT_FIX}."
+        )
+    end = ticks[1]
+    if end - start > MAX_INTERVAL:
+        raise FaunaValidationError(
+            f"Partition {key!r} covers {start.isoformat()} to {end.isoformat()}, "
+            f"{(end - start).days} days; the Account API exports at most 90 days per request. "
+            "Partition by month or shorter, for example CronPartitionTimetable('0 0 1 * *', ...), "
+            f"{EXPLICIT_FIX}."
+        )
+    return PartitionPeriod(key=key, start=start, end=end)
+
+
+def _core_timetable(context: Mapping[str, Any]) -> Any:
+    """The scheduler's form of the DAG's timetable, the one that computes ticks (``None``: no DAG).
+
+    The DAG a task sees holds the authoring (``airflow.sdk``) timetable, which only describes
+    the schedule; ``coerce_to_core_timetable`` is how Airflow itself turns it into the core one.
+    """
+    timetable = getattr(context.get("dag"), "timetable", None)
+    if timetable is None:
+        return None
+    try:
+        from airflow.serialization.encoders import coerce_to_core_timetable
+    except ImportError:  # a worker without airflow-core: the timetable cannot compute ticks here
+        return timetable
+    return coerce_to_core_timetable(timetable)
+
+
+def _ticks_from(timetable: Any, start: pendulum.DateTime, key: str) -> list[pendulum.DateTime]:
+    """The first two partition dates at or after ``start``, as the timetable's backfill yields them."""
+    iterate = getattr(timetable, "iter_partition_dagrun_infos", None)
+    zone = getattr(timetable, "_timezone", None) or getattr(timetable, "timezone", None) or "UTC"
+    if iterate is None or not getattr(timetable, "partitioned", False):
+        raise _no_period(key, timetable, "it is not partitioned")
+    # The bounds are read as wall-clock times in the timetable's zone (see
+    # ``localize_partition_datetime``), so they are handed over in that zone.
+    local = start.in_timezone(zone)
+    try:
+        infos = iterate(earliest=local, latest=local + TICK_HORIZON)
+        ticks = []
+        for info in infos:
+            ticks.append(pendulum.instance(info.partition_date).in_timezone("UTC"))
+            if len(ticks) == 2:
+                break
+    except NotImplementedError as err:
+        raise _no_period(key, timetable, str(err)) from None
+    return ticks
+
+
+def _no_period(key: str, timetable: Any, why: str) -> FaunaValidationError:
+    return FaunaValidationError(
+        f"This run has partition_key={key!r} but its DAG's schedule ({type(timetable).__name__}) does not "
+        f"say which period a partition covers ({why}): schedule the DAG with CronPartitionTimetable, "
+        f"{EXPLICIT_FIX}."
+    )
+
+
+def request_details(request: LogRequest, context: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``log_request`` XCom: the request's details, and the run's partition key when it has one."""
+    details = request.to_xcom()
+    key = partition_key(context)
+    if key is not None:
+        details[PARTITION_KEY_FIELD] = key
+    return details

@@ -1,0 +1,247 @@
+"""What the operators, the sensor and the transfers share: argument checks, submission, the wait."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_fauna.exceptions import FaunaValidationError
+from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
+from airflow_provider_fauna.idempotency import derive_token
+from airflow_provider_fauna.log_requests import (
+    LogRequest,
+    LogRequestSpec,
+    format_api_time,
+    validate_database,
+    validate_region_group,
+    validate_scope,
+)
+from airflow_provider_fauna.outcomes import describe
+from airflow_provider_fauna.partitions import partition_period
+from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
+from airflow_provider_fauna.utils.templates import is_templated
+from airflow_provider_fauna.waiting import TaskLogger, poll_until_terminal, wait_deadline
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+#: How many earlier ``Failed``/``TimedOut`` requests of one task instance are stepped over.
+MAX_GENERATIONS = 50
+#: The XCom key holding the request's details (the return value is the request id).
+LOG_REQUEST_XCOM_KEY = "log_request"
+#: The first status call after a submission: short exports are done in a few seconds.
+FIRST_POLL_AFTER_SUBMIT = 1.0
+
+ZERO_WIDTH_FIX = (
+    "This happens with schedule='@daily' on Airflow 3, whose CronTriggerTimetable gives "
+    "start == end. Give the DAG an interval timetable, for example "
+    "schedule=CronDataIntervalTimetable('@daily', timezone='UTC') or "
+    "CronTriggerTimetable('@daily', timezone='UTC', interval=timedelta(days=1)), "
+    "or pass time_start and time_end explicitly."
+)
+
+
+def validate_scope_arguments(database: str | None, region_group: str | None) -> None:
+    """Refuse an impossible scope when the DAG is parsed, as far as it is known then.
+
+    A templated argument is only known once rendered; ``LogRequestSpec.build`` checks it then.
+
+    :param database: the operator's ``database`` argument.
+    :param region_group: the operator's ``region_group`` argument.
+    """
+    if not (is_templated(database) or is_templated(region_group)):
+        validate_scope(database, region_group)
+        return
+    if database and not is_templated(database):
+        validate_database(database)
+    if region_group and not is_templated(region_group):
+        validate_region_group(region_group)
+
+
+def validate_poll_interval(poll_interval: float) -> float:
+    """Refuse a poll interval that is not a positive number of seconds."""
+    if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or poll_interval <= 0:
+        raise FaunaValidationError(
+            f"poll_interval={poll_interval!r} must be a positive number of seconds, for example 60."
+        )
+    return float(poll_interval)
+
+
+def validate_timeout(timeout: float | timedelta | None) -> float | None:
+    """Refuse a wait timeout that is not ``None`` or a non-negative duration; return it in seconds."""
+    if timeout is None:
+        return None
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise FaunaValidationError(
+            f"timeout={timeout!r} must be a non-negative number of seconds or a timedelta."
+        )
+    return float(seconds)
+
+
+def resolve_interval(
+    context: Context, time_start: datetime | str | None, time_end: datetime | str | None
+) -> tuple[datetime | str, datetime | str]:
+    """Return the interval to export: the explicit times, else the run's data interval or partition's period.
+
+    A zero-width data interval is refused rather than turned into an empty export.
+
+    :param context: the task's context.
+    :param time_start: the explicit start, if given.
+    :param time_end: the explicit end, if given.
+    """
+    start = time_start if time_start not in (None, "") else context.get("data_interval_start")
+    end = time_end if time_end not in (None, "") else context.get("data_interval_end")
+    if not (time_start and time_end) and (period := partition_period(context)) is not None:
+        start, end = time_start or period.start, time_end or period.end
+    if start is None or end is None:
+        raise FaunaValidationError(
+            "This run has no data interval (a manual run of a DAG with schedule=None?): "
+            "pass time_start and time_end, or give the DAG an interval schedule."
+        )
+    if isinstance(start, datetime) and isinstance(end, datetime) and start == end:
+        raise FaunaValidationError(
+            f"The run's data interval is zero-width ({start.isoformat()} to {end.isoformat()}), "
+            f"which would export nothing. {ZERO_WIDTH_FIX}"
+        )
+    return start, end
+
+
+def spec_for_run(
+    context: Context,
+    *,
+    database: str | None,
+    region_group: str | None,
+    time_start: datetime | str | None,
+    time_end: datetime | str | None,
+) -> LogRequestSpec:
+    """Validate the export a run asks for: its scope, over the explicit times or its data interval.
+
+    :param context: the task's context.
+    :param database: the rendered ``database`` argument.
+    :param region_group: the rendered ``region_group`` argument.
+    :param time_start: the rendered ``time_start`` argument.
+    :param time_end: the rendered ``time_end`` argument.
+    """
+    start, end = resolve_interval(context, time_start, time_end)
+    return LogRequestSpec.build(database=database, region_group=region_group, time_start=start, time_end=end)
+
+
+class SubmitsExport:
+    """The arguments a task that submits an export shares (the request operator, the transfers)."""
+
+    fauna_conn_id: str
+    database: str | None
+    region_group: str | None
+    time_start: datetime | str | None
+    time_end: datetime | str | None
+
+    @property
+    def hook(self) -> FaunaAccountHook:
+        """Return a hook on the task's Fauna connection."""
+        return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
+
+    def build_spec(self, context: Context) -> LogRequestSpec:
+        """Validate the rendered arguments into the export to submit (no network call).
+
+        :param context: the task's context.
+        """
+        return spec_for_run(
+            context,
+            database=self.database,
+            region_group=self.region_group,
+            time_start=self.time_start,
+            time_end=self.time_end,
+        )
+
+
+def submit_reusing(
+    hook: FaunaAccountHook, spec: LogRequestSpec, context: Context, log: TaskLogger
+) -> LogRequest:
+    """Submit ``spec`` under a token derived from the task instance, stepping over failed requests.
+
+    Generation 0's token finds the request an earlier try made (within 24 hours); if that one
+    ended ``Failed`` or ``TimedOut``, the next generation's token starts a fresh export.
+
+    :param hook: the hook to submit with.
+    :param spec: the validated export.
+    :param context: the task's context, whose task instance the token is derived from.
+    :param log: where a stepped-over request is reported.
+    """
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    for generation in range(MAX_GENERATIONS):
+        token = derive_token(
+            dag_id=ti.dag_id,
+            task_id=ti.task_id,
+            run_id=ti.run_id,
+            map_index=map_index if map_index is not None else -1,
+            scope=spec.scope,
+            time_start=format_api_time(spec.time_start),
+            time_end=format_api_time(spec.time_end),
+            generation=generation,
+        )
+        request = hook.submit(LogRequestSpec(**{**spec.__dict__, "idempotency_token": token}))
+        if not request.is_failed:
+            return request
+        log.warning("%s ended %s earlier; submitting a fresh request.", describe(request), request.state)
+    raise FaunaValidationError(
+        f"{MAX_GENERATIONS} requests for {spec.scope} in a row ended Failed or TimedOut; giving up. "
+        "Check the Fauna status page before retrying."
+    )
+
+
+def wait_or_defer(
+    task: Any,
+    context: Any,
+    hook: FaunaAccountHook,
+    request_id: str,
+    *,
+    current: LogRequest | None,
+    poll_interval: float,
+    timeout: float | None,
+    submitted: bool = False,
+) -> LogRequest:
+    """Return the terminal request: ``current`` if it already is, else wait for it.
+
+    With ``task.deferrable`` the task defers to :class:`FaunaLogsTrigger` and resumes in its
+    ``execute_complete``; otherwise it polls in place. The status call the task has just made
+    counts as the first poll: the next comes one interval later, or
+    :data:`FIRST_POLL_AFTER_SUBMIT` after a submission (whose answer is always ``Pending``).
+
+    :param task: the waiting task.
+    :param context: its context.
+    :param hook: the hook to poll with.
+    :param request_id: the request to wait for.
+    :param current: the status the task has just read (``None``: the API had a bad moment).
+    :param poll_interval: seconds between two status calls.
+    :param timeout: seconds to wait at most; the task's ``execution_timeout`` counts too.
+    :param submitted: ``current`` is the answer to the submission.
+    """
+    if current is not None and current.is_terminal:
+        return current
+    deadline = wait_deadline(context, timeout, task.execution_timeout)
+    first_poll_at = time.time() + (
+        min(FIRST_POLL_AFTER_SUBMIT, poll_interval) if submitted else poll_interval
+    )
+    if task.deferrable:
+        task.defer(
+            trigger=FaunaLogsTrigger(
+                request_id=request_id,
+                fauna_conn_id=hook.fauna_conn_id,
+                end_time=deadline,
+                poll_interval=poll_interval,
+                first_poll_at=first_poll_at,
+            ),
+            method_name="execute_complete",
+        )
+    return poll_until_terminal(
+        hook,
+        request_id,
+        poll_interval=poll_interval,
+        deadline=deadline,
+        log=task.log,
+        first_poll_at=first_poll_at,
+    )

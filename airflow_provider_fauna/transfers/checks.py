@@ -1,0 +1,169 @@
+"""Prove the bytes of a log file as they stream past: MD5 (whole and per part), CRC-32, gzip integrity."""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import zlib
+from typing import Any
+
+from airflow_provider_fauna.exceptions import FaunaError, FaunaValidationError
+
+MiB = 1024 * 1024
+#: ``verify_gzip="auto"``: decompress only when the file server sends no MD5 of the file.
+AUTO = "auto"
+
+
+class FaunaTransferError(FaunaError):
+    """The log file could not be copied; nothing was stored. A retry of the task starts afresh."""
+
+
+class FaunaVerificationError(FaunaTransferError):
+    """The bytes read (or stored) are not the log file: truncated, corrupt, or changed meanwhile."""
+
+
+def check_verify_gzip(value: Any) -> bool | str:
+    """``verify_gzip`` is ``True``, ``False`` or ``"auto"``; refuse anything else, naming the field."""
+    if isinstance(value, bool) or value == AUTO:
+        return value
+    raise FaunaValidationError(
+        f"verify_gzip={value!r} must be True (always decompress to check the gzip stream), False "
+        f"(never) or {AUTO!r} (only when the file server sends no MD5 of the file; the default)."
+    )
+
+
+class GzipCheck:
+    """Decompress a gzip stream on the fly, discarding the output, to prove it is whole and intact.
+
+    zlib checks each member's CRC-32 and length; a truncated file fails at :meth:`finish`.
+    Output is produced ``window`` bytes at a time, so memory stays small.
+    """
+
+    def __init__(self, window: int = MiB) -> None:
+        self.window = window
+        self._zlib = zlib.decompressobj(wbits=31)
+        self._members = 0
+        self._between_members = True
+        self.uncompressed = 0
+
+    def update(self, data: bytes) -> None:
+        """Feed the next compressed bytes; raise :class:`FaunaVerificationError` if they are not gzip."""
+        try:
+            while data:
+                if self._between_members:
+                    self._zlib = zlib.decompressobj(wbits=31)
+                    self._between_members = False
+                out = self._zlib.decompress(data, self.window)
+                self.uncompressed += len(out)
+                while self._zlib.unconsumed_tail and not self._zlib.eof:
+                    out = self._zlib.decompress(self._zlib.unconsumed_tail, self.window)
+                    self.uncompressed += len(out)
+                if self._zlib.eof:
+                    self._members += 1
+                    self._between_members = True
+                    data = self._zlib.unused_data
+                else:
+                    data = b""
+        except zlib.error as err:
+            raise FaunaVerificationError(f"the log file is not a valid gzip stream ({err})") from None
+
+    def finish(self) -> None:
+        """Raise unless the stream ended exactly at the end of a gzip member."""
+        if self._members == 0 or not self._between_members:
+            raise FaunaVerificationError(
+                "the log file ends in the middle of its gzip stream (the download is truncated)"
+            )
+
+
+class StreamChecks:
+    """The digests (and, if asked, the gzip check) of the bytes read, on a helper thread.
+
+    hashlib and zlib release the GIL, so the checks overlap with the network. The queue is
+    bounded (``depth`` chunks); an error found on the thread is raised by the next
+    :meth:`update` or by :meth:`finish`, so always before the download ends.
+
+    :param part_size: also take the MD5 of each part of this size, for a multipart ETag.
+    """
+
+    def __init__(self, request_id: str, *, part_size: int | None = None, depth: int = 8) -> None:
+        self.request_id = request_id
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.crc32 = 0
+        self.part_size = part_size
+        self.part_md5s: list[bytes] = []
+        self._part = hashlib.md5(usedforsecurity=False)
+        self._part_fill = 0
+        self.gzip: GzipCheck | None = None
+        self._queued = 0
+        self._seen = 0
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="fauna-transfer-checks", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain until told to stop
+            try:
+                self._digest(chunk)
+                if self.gzip is not None:
+                    self.gzip.update(chunk)
+            except FaunaVerificationError as err:
+                self._error = FaunaVerificationError(
+                    f"Request {self.request_id}: {err} near byte {self._seen}. Nothing was stored."
+                )
+            except BaseException as err:  # handed to the reading thread
+                self._error = err
+            self._seen += len(chunk)
+
+    def _digest(self, chunk: bytes) -> None:
+        self.md5.update(chunk)
+        self.crc32 = zlib.crc32(chunk, self.crc32)
+        view = memoryview(chunk)
+        while self.part_size and view:
+            room = self.part_size - self._part_fill
+            self._part.update(view[:room])
+            self._part_fill += min(room, len(view))
+            view = view[room:]
+            if self._part_fill == self.part_size:
+                self.part_md5s.append(self._part.digest())
+                self._part, self._part_fill = hashlib.md5(usedforsecurity=False), 0
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def check_gzip(self) -> None:
+        """Decompress the stream as well; call it before the first chunk is queued."""
+        if self._queued:
+            raise RuntimeError("the gzip check must start at the first byte")
+        self.gzip = GzipCheck()
+
+    def update(self, chunk: bytes) -> None:
+        """Queue the next bytes (blocks while the thread is ``depth`` chunks behind)."""
+        self._raise()
+        self._queued += len(chunk)
+        self._queue.put(chunk)
+
+    def finish(self) -> None:
+        """Wait for the thread; raise what it found, or if the gzip stream did not end."""
+        self.close()
+        self._raise()
+        if self._part_fill:
+            self.part_md5s.append(self._part.digest())
+            self._part_fill = 0
+        if self.gzip is not None:
+            try:
+                self.gzip.finish()
+            except FaunaVerificationError as err:
+                raise FaunaVerificationError(
+                    f"Request {self.request_id}: {err}. Nothing was stored."
+                ) from None
+
+    def close(self) -> None:
+        """Stop the thread (also when the download is abandoned); safe to call twice."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
