@@ -27,9 +27,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "example_fauna_logs_to_s3"
@@ -40,6 +45,8 @@ BIN = Path(sys.executable).parent
 
 #: What to tell, as Airflow logs it: (pattern on a log line, what to print from its groups).
 STORY: list[tuple[re.Pattern[str], str]] = [
+    # Airflow's own warnings and errors are shown as they are: the demo hides nothing wrong.
+    (re.compile(r"\[(warning|error|critical)\s*\]\s*(.*)"), "  Airflow {0}: {1}"),
     (re.compile(r"\[DAG TEST\] starting task_id=(\S+)"), "  {0}: running"),
     (re.compile(r"Fauna log request (\d+) for (\S+) is (\w+)\."), "    export {0} of {1} submitted: {2}"),
     (re.compile(r"Pausing task as DEFERRED"), "    deferred: the wait moves to the trigger"),
@@ -69,13 +76,11 @@ def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def start(stack: ExitStack, name: str, argv: list[str], ready_url: str, log_dir: Path) -> None:
-    """Start a server process, wait until it answers, and stop it when the demo ends."""
-    import requests
-
-    log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 - closed by the ExitStack
-    stack.callback(log.close)
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+def launch(stack: ExitStack, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a server process that is stopped when the demo ends."""
+    out = open(log, "w")  # noqa: SIM115 - closed by the ExitStack
+    stack.callback(out.close)
+    process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
 
     def stop() -> None:
         process.terminate()
@@ -85,16 +90,23 @@ def start(stack: ExitStack, name: str, argv: list[str], ready_url: str, log_dir:
             process.kill()
 
     stack.callback(stop)
+    return process
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Return once the server at ``url`` answers; fail if it exits or takes a minute."""
+    import requests
+
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{name} exited early; see {log_dir / (name + '.log')}")
+            raise SystemExit(f"{log.stem} exited early; see {log}")
         try:
-            requests.get(ready_url, timeout=1)
+            requests.get(url, timeout=1)
             return
         except requests.RequestException:
             time.sleep(0.1)
-    raise SystemExit(f"{name} did not start within 60 s; see {log_dir / (name + '.log')}")
+    raise SystemExit(f"{log.stem} did not start within 60 s; see {log}")
 
 
 def narrate(line: str) -> str | None:
@@ -106,26 +118,53 @@ def narrate(line: str) -> str | None:
     return None
 
 
-def run_airflow(env: dict[str, str], log: Path, started: float) -> None:
-    """Run the CLI steps in one child interpreter; tell the story; keep everything in ``log``."""
+def run_airflow(env: dict[str, str], log: Path, started: float, prepare: Callable[[], None]) -> None:
+    """Run the CLI steps in one child interpreter; tell the story; keep everything in ``log``.
+
+    The child migrates the database while ``prepare`` (in a thread) waits for the servers; it
+    runs the DAG once ``prepare`` is done.
+    """
     argv = [sys.executable, __file__, "--airflow", DAG_ID, *DAYS]
     with open(log, "w") as out:
         process = subprocess.Popen(
-            argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            argv,
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
-        assert process.stdout is not None
+        assert process.stdin is not None and process.stdout is not None
+        failure: list[BaseException] = []
+
+        def prepare_then_go() -> None:
+            try:
+                prepare()
+                process.stdin.write("go\n")  # type: ignore[union-attr]
+                process.stdin.flush()  # type: ignore[union-attr]
+            except BaseException as err:
+                failure.append(err)
+                process.kill()
+
+        threading.Thread(target=prepare_then_go, daemon=True).start()
         for line in process.stdout:
             out.write(line)
             if line.startswith("$ airflow"):
                 print(f"\n{line.rstrip()}", flush=True)
             elif (story := narrate(line)) is not None:
                 print(f"[{time.monotonic() - started:5.1f} s] {story}", flush=True)
+    if failure:
+        raise failure[0]
     if process.wait() != 0:
         raise SystemExit(f"Airflow failed; its whole output is in {log}")
 
 
 def airflow_commands(dag_id: str, days: list[str]) -> int:
-    """``airflow db migrate``, then ``airflow dags test DAG DAY`` per day, in this interpreter."""
+    """``airflow db migrate``, then ``airflow dags test DAG DAY`` per day, in this interpreter.
+
+    Between the two, it waits for a line on stdin: the parent's word that the servers are up.
+    """
     import warnings
 
     # `dags test` can render the run as an image, which needs graphviz; the demo never asks it to.
@@ -134,6 +173,8 @@ def airflow_commands(dag_id: str, days: list[str]) -> int:
 
     parser = get_parser()
     for command in (["db", "migrate"], *(["dags", "test", dag_id, day] for day in days)):
+        if command[0] == "dags" and command[-1] == days[0] and not sys.stdin.readline():
+            return 1  # the parent gave up
         print("$ airflow " + " ".join(command), flush=True)
         args = parser.parse_args(command)
         args.func(args)
@@ -142,6 +183,7 @@ def airflow_commands(dag_id: str, days: list[str]) -> int:
 
 def main() -> int:
     import boto3
+    from cryptography.fernet import Fernet
 
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="fauna-demo-"))
@@ -152,9 +194,9 @@ def main() -> int:
         emulator = [sys.executable, "-m", "fauna_emulator", "--port", str(fauna_port), "--key", KEY]
         # An export completes 2 s after it is submitted (a real one takes minutes).
         emulator += ["--completion-delay", "2", "--quiet"]
-        start(stack, "fauna-emulator", emulator, f"{fauna_url}/_emulator/health", work)
-        start(stack, "moto-s3", [str(BIN / "moto_server"), "-p", str(s3_port)], s3_url, work)
-
+        fauna_log, s3_log = work / "fauna-emulator.log", work / "moto-s3.log"
+        fauna = launch(stack, emulator, fauna_log)
+        moto = launch(stack, [str(BIN / "moto_server"), "-p", str(s3_port)], s3_log)
         s3 = boto3.client(
             "s3",
             endpoint_url=s3_url,
@@ -162,7 +204,15 @@ def main() -> int:
             aws_secret_access_key="demo-secret-key",
             region_name="us-east-1",
         )
-        s3.create_bucket(Bucket=BUCKET)
+
+        def prepare() -> None:
+            wait_ready(fauna, f"{fauna_url}/_emulator/health", fauna_log)
+            wait_ready(moto, s3_url, s3_log)
+            s3.create_bucket(Bucket=BUCKET)
+            print(
+                f"[{time.monotonic() - started:5.1f} s] Fauna emulator and S3 up; bucket {BUCKET} created",
+                flush=True,
+            )
 
         env = {
             **os.environ,
@@ -170,6 +220,9 @@ def main() -> int:
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # As a deployment would: connections and variables stored encrypted (without a key
+            # Airflow warns that they are not).
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             # The example DAG's wait polls once a minute, as suits a real export; the emulator
             # finishes in 2 s, so the demo asks for a poll a second (the DAG reads this variable).
             "FAUNA_LOGS_POLL_SECONDS": "1",
@@ -192,7 +245,7 @@ def main() -> int:
             f"Running {DAG_ID} through Airflow for three days (request -> deferred wait -> "
             f"streaming copy to S3); Airflow's full output goes to {log}"
         )
-        run_airflow(env, log, started)
+        run_airflow(env, log, started, prepare)
 
         say(f"What landed in s3://{BUCKET}")
         objects = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
