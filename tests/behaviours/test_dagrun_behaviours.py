@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from harness import run_dag
+from harness import airflow_version, load_dag, run_dag
 
 pytestmark = [pytest.mark.dagrun, pytest.mark.usefixtures("airflow_db", "fauna_connection")]
 
@@ -111,6 +111,8 @@ def test_a_presigned_url_logged_by_user_code_is_masked_by_the_provider(emulator:
     boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(
         Bucket="fauna-url-logging"
     )
+    if airflow_version() < (3, 0):  # the transfer's asset alias must exist, as the DAG processor makes it
+        load_dag("fauna_url_logged_by_user_code").sync_to_db()
     run = run_dag("fauna_url_logged_by_user_code", dt.datetime(2026, 11, 21, tzinfo=UTC)).assert_success()
 
     task = run.task("copy_logs")
