@@ -46,7 +46,10 @@ def test_request_and_wait_example(emulator):
     run = run_dag("example_fauna_request_and_wait", DAY).assert_success()
     assert len(emulator.log_requests) == 1
     assert emulator.log_requests[0]["time_start"] == "2026-11-01T00:00:00Z"
-    assert run.tasks
+    details = run.task("wait_for_logs").return_value
+    assert details["state"] == "Complete"
+    assert details["request_id"] == emulator.log_requests[0]["request_id"]
+    assert str(run.task("request_logs").return_value) == details["request_id"]
 
 
 def test_s3_example_lands_the_served_bytes(emulator, s3_bucket):

@@ -84,24 +84,13 @@ class Settings:
     proxy: str | None = field(default=None, repr=False)
     link_template: str = DEFAULT_LINK_TEMPLATE
 
-
-def headers_for(settings: Settings, call: ApiCall) -> dict[str, str]:
-    """Return the headers of ``call``: the key, JSON in and out, the provider's user agent."""
-    headers = {
-        "Authorization": f"Bearer {settings.key}",
-        "Accept": "application/json",
-        "User-Agent": USER_AGENT,
-    }
-    if call.json is not None:
-        headers["Content-Type"] = "application/json"
-    return headers
+    @property
+    def headers(self) -> dict[str, str]:
+        """Return the headers of every call (both clients set ``Content-Type`` for a JSON body)."""
+        return {"Authorization": f"Bearer {self.key}", "Accept": "application/json", "User-Agent": USER_AGENT}
 
 
 # ---------------------------------------------------------------------------- answers
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Return a header's value whatever the case the server spelled it in."""
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def _error_reason(text: str, status: int) -> str:
@@ -124,7 +113,7 @@ def read_answer(
 
     :param call: the call answered.
     :param status: the HTTP status.
-    :param headers: the client's own header mapping (a plain ``dict`` would lose case-insensitivity).
+    :param headers: the client's own, case-insensitive header mapping.
     :param text: the body.
     :param retried: the answer is to a retry (a 404 then may mean that an earlier attempt did the work).
     """
@@ -153,7 +142,7 @@ def read_answer(
             return None
         raise FaunaNotFoundError(status, reason, **where)
     elif status == 429:
-        retry_after = parse_retry_after(_header(headers, "Retry-After"))
+        retry_after = parse_retry_after(headers.get("Retry-After"))
         raise FaunaRateLimitedError(status, reason, retry_after=retry_after, **where)
     elif status >= 500:
         raise FaunaServerError(status, reason, **where)
@@ -183,7 +172,7 @@ def _send_once(session: requests.Session, settings: Settings, call: ApiCall, att
             settings.base_url + call.path,
             params=call.params,
             json=call.json,
-            headers=headers_for(settings, call),
+            headers=settings.headers,
             auth=_AuthorizationAsGiven(),
             timeout=(min(10.0, settings.timeout), settings.timeout),
             allow_redirects=False,
@@ -290,7 +279,7 @@ async def _asend_once(settings: Settings, call: ApiCall, attempt: int) -> Any:
             settings.base_url + call.path,
             params=call.params,
             json=call.json,
-            headers=headers_for(settings, call),
+            headers=settings.headers,
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=settings.timeout),
             proxy=settings.proxy,

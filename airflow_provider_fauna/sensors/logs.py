@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 class FaunaLogsSensor(BaseSensorOperator):
     """Wait for a Fauna log request to reach a terminal state.
 
-    ``Complete`` succeeds and returns the request's details (the presigned URL without its
-    signature); ``Failed`` and ``TimedOut`` fail the task, naming the request and interval;
+    ``Complete`` succeeds and returns the request's details (without the presigned URL);
+    ``Failed`` and ``TimedOut`` fail the task, naming the request and interval;
     ``DoesNotExist`` (no logs in the interval) follows ``on_no_logs``.
 
     In deferrable mode it checks once and defers only if the request is still in progress;
@@ -69,7 +69,7 @@ class FaunaLogsSensor(BaseSensorOperator):
         return fetch_status(self.hook, validate_request_id(self.request_id), self.log)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        """One status check; done when the request is terminal."""
+        """Check the status once; done when the request is terminal."""
         request = self._fetch_status()
         if request is None or not request.is_terminal:
             if request is not None:

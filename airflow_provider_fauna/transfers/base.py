@@ -42,7 +42,6 @@ from airflow_provider_fauna.links import (
 )
 from airflow_provider_fauna.log_requests import (
     LogRequest,
-    LogRequestSpec,
     LogRequestState,
     parse_time,
     validate_request_id,
@@ -51,7 +50,7 @@ from airflow_provider_fauna.outcomes import describe, settle, submitter_of, vali
 from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
-    spec_for_run,
+    SubmitsExport,
     submit_reusing,
     validate_poll_interval,
     validate_scope_arguments,
@@ -223,7 +222,7 @@ def object_metadata(request: LogRequest, attempt: str) -> dict[str, str]:
     return meta
 
 
-class BaseFaunaLogsTransferOperator(BaseOperator):
+class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
     """Copy a completed Fauna query-log export into an object store, verified and all-or-nothing.
 
     Give either ``request_id`` (the output of :class:`FaunaLogsRequestOperator`) or a scope
@@ -377,22 +376,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         """The subclass's bucket argument."""
         raise NotImplementedError
 
-    @property
-    def hook(self) -> FaunaAccountHook:
-        """A hook on the Fauna connection."""
-        return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
-
     # ------------------------------------------------------------------ finding the request
-    def build_spec(self, context: Context) -> LogRequestSpec:
-        """Standalone form: the validated request for the scope and interval (no network call)."""
-        return spec_for_run(
-            context,
-            database=self.database,
-            region_group=self.region_group,
-            time_start=self.time_start,
-            time_end=self.time_end,
-        )
-
     def execute(self, context: Context) -> str | None:
         """Find (or make) the request, wait for it if needed, then copy its file."""
         push_no_link_yet(context)

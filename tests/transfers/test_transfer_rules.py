@@ -100,7 +100,25 @@ def test_a_scope_form_with_times_and_templates_is_accepted() -> None:
         s3_bucket="{{ params.bucket }}",
         s3_key="exports/{{ ds }}/{scope}.ndjson.gz",
     )
-    assert {"database", "time_start", "s3_bucket", "s3_key"} <= set(operator.template_fields)
+    day, next_day = (
+        dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
+        dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc),
+    )
+    operator.render_template_fields(
+        {
+            "params": {"database": "us-std/ECommerce", "bucket": "fauna-logs"},
+            "data_interval_start": day,
+            "data_interval_end": next_day,
+            "ds": "2026-11-01",
+        }
+    )
+    # Jinja rendered; the provider's own {scope} placeholder is left for the request to fill.
+    assert (operator.database, operator.s3_bucket, operator.s3_key) == (
+        "us-std/ECommerce",
+        "fauna-logs",
+        "exports/2026-11-01/{scope}.ndjson.gz",
+    )
+    assert (str(operator.time_start), str(operator.time_end)) == (str(day), str(next_day))
 
 
 def request(**fields: Any) -> LogRequest:
