@@ -63,8 +63,9 @@ echo ">> $venv: the built wheels on $(
 
 # From a scratch directory: the checkout is then not on sys.path, so `airflow_provider_fauna`
 # can only be the installed wheel (tests/ is added by pytest's pythonpath setting).
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# Inside the venv, not in /tmp: a shared /tmp may be swept while the suite runs.
+work="$repo/$venv/cwd"
+mkdir -p "$work"
 cd "$work"
 "$repo/$venv/bin/python" -c '
 import airflow_provider_fauna, fauna_emulator
