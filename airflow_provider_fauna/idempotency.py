@@ -27,7 +27,7 @@ def derive_token(
     time_end: str,
     generation: int = 0,
 ) -> str:
-    """A UUID that is the same for the same task instance, request and generation."""
+    """Derive a UUID that is the same for the same task instance, request and generation."""
     name = "\x1f".join(
         (dag_id, task_id, run_id, str(map_index), scope, time_start, time_end, str(generation))
     )

@@ -1,9 +1,7 @@
 """What a Fauna log request is: its states, the validated input that submits one, and the answer.
 
-The Account API refuses bad input with a terse 400 after a round trip; a daily backfill of
-hundreds of runs deserves better. :class:`LogRequestSpec` checks everything the pages state
-(one scope, a known region group, aware times, end after start, at most 90 days, a UUID
-token) before any network call, and says which field is wrong and how to fix it.
+Input is checked against everything the API's pages state before any network call, and a
+refusal names the field and the fix (the API's own answer is a terse 400).
 """
 
 from __future__ import annotations
@@ -42,17 +40,10 @@ class LogRequestState(str, Enum):
         return self.value
 
 
-#: A request in one of these states will not change any more (except for a new file URL).
-TERMINAL_STATES: frozenset[LogRequestState] = frozenset(
-    {
-        LogRequestState.COMPLETE,
-        LogRequestState.DOES_NOT_EXIST,
-        LogRequestState.FAILED,
-        LogRequestState.TIMED_OUT,
-    }
-)
 #: Terminal states that mean the export did not happen; a retry must start a fresh request.
 FAILED_STATES: frozenset[LogRequestState] = frozenset({LogRequestState.FAILED, LogRequestState.TIMED_OUT})
+#: A request in one of these states will not change any more (except for a new file URL).
+TERMINAL_STATES = FAILED_STATES | {LogRequestState.COMPLETE, LogRequestState.DOES_NOT_EXIST}
 ALL_STATES: tuple[str, ...] = tuple(state.value for state in LogRequestState)
 
 
@@ -166,7 +157,7 @@ def validate_request_id(request_id: Any) -> str:
 
 
 def validate_scope(database: str | None, region_group: str | None) -> tuple[str | None, str | None]:
-    """Exactly one of a database path and a region group, each well formed; empty means absent."""
+    """Check that exactly one of a database path and a region group is given, well formed; empty means absent."""
     database = database or None
     region_group = region_group or None
     if database and region_group:
@@ -238,13 +229,8 @@ class LogRequestSpec:
         """The database path or the region group the logs are for."""
         return self.database or self.region_group or ""
 
-    @property
-    def region(self) -> str:
-        """The region group, whether given directly or as the first part of the database path."""
-        return self.region_group or (self.database or "").split("/", 1)[0]
-
     def to_body(self) -> dict[str, Any]:
-        """The JSON body of ``POST /api/v1/logs``, spelled as the current reference shows."""
+        """Return the JSON body of ``POST /api/v1/logs``, spelled as the current reference shows."""
         body: dict[str, Any] = {}
         if self.database:
             body["database"] = self.database
@@ -314,7 +300,7 @@ class LogRequest:
         return self.database or self.region_group or ""
 
     def to_xcom(self) -> dict[str, Any]:
-        """A JSON-safe summary for XCom and trigger events, without the presigned URL.
+        """Return a JSON-safe summary for XCom and trigger events, without the presigned URL.
 
         The URL is a credential in whole (not only its signature), and XCom is readable by
         anyone who can see the DAG; a task that needs the file asks for a fresh URL by

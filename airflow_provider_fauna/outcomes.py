@@ -48,12 +48,12 @@ def validate_on_no_logs(value: str | NoLogsPolicy) -> NoLogsPolicy:
 
 
 def describe(request: LogRequest) -> str:
-    """A one-line name for a request that a person can search for: id, scope and interval."""
+    """Name a request in one line a person can search for: id, scope and interval."""
     return f"Fauna log request {request.request_id} for {request.scope or '?'} [{request.time_start}, {request.time_end})"
 
 
 def submitter_of(task: Any) -> str:
-    """How to name the task that submitted the request ``task`` waits on: one of its upstreams."""
+    """Name the task that submitted the request ``task`` waits on: one of its upstreams."""
     upstream = sorted(getattr(task, "upstream_task_ids", None) or ())
     if not upstream:
         return "the task that submitted it"

@@ -60,6 +60,9 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
     """
     key = partition_key(context)
     if key is None:
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        if start is not None and start != end:  # an ordinary run: no need to ask the timetable
+            return None
         if getattr(_core_timetable(context), "partitioned", False):
             raise FaunaValidationError(
                 "This run of a partitioned DAG has no partition key, so the period to export is unknown "
@@ -114,7 +117,10 @@ def _core_timetable(context: Mapping[str, Any]) -> Any:
         from airflow.serialization.encoders import coerce_to_core_timetable
     except ImportError:  # a worker without airflow-core: the timetable cannot compute ticks here
         return timetable
-    return coerce_to_core_timetable(timetable)
+    try:
+        return coerce_to_core_timetable(timetable)
+    except Exception:  # a custom timetable that does not serialize: it lists no partitions either
+        return timetable
 
 
 def _ticks_from(timetable: Any, start: pendulum.DateTime, key: str) -> list[pendulum.DateTime]:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
+from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.idempotency import derive_token
 from airflow_provider_fauna.log_requests import (
     LogRequest,
@@ -25,7 +26,6 @@ from airflow_provider_fauna.waiting import TaskLogger, poll_until_terminal, wait
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 
 #: How many earlier ``Failed``/``TimedOut`` requests of one task instance are stepped over.
 MAX_GENERATIONS = 50
@@ -127,6 +127,34 @@ def spec_for_run(
     """
     start, end = resolve_interval(context, time_start, time_end)
     return LogRequestSpec.build(database=database, region_group=region_group, time_start=start, time_end=end)
+
+
+class SubmitsExport:
+    """The arguments a task that submits an export shares (the request operator, the transfers)."""
+
+    fauna_conn_id: str
+    database: str | None
+    region_group: str | None
+    time_start: datetime | str | None
+    time_end: datetime | str | None
+
+    @property
+    def hook(self) -> FaunaAccountHook:
+        """Return a hook on the task's Fauna connection."""
+        return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
+
+    def build_spec(self, context: Context) -> LogRequestSpec:
+        """Validate the rendered arguments into the export to submit (no network call).
+
+        :param context: the task's context.
+        """
+        return spec_for_run(
+            context,
+            database=self.database,
+            region_group=self.region_group,
+            time_start=self.time_start,
+            time_end=self.time_end,
+        )
 
 
 def submit_reusing(

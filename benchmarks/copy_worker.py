@@ -52,18 +52,15 @@ def _context() -> Any:
     return {"ti": _TaskInstance()}
 
 
-def _s3_endpoint() -> str:
-    return str(json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"])
-
-
 def _boto3_client() -> Any:
     import boto3
 
+    connection = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
     return boto3.client(
         "s3",
-        endpoint_url=_s3_endpoint(),
-        aws_access_key_id="benchmark",
-        aws_secret_access_key="benchmark",
+        endpoint_url=connection["extra"]["endpoint_url"],
+        aws_access_key_id=connection["login"],
+        aws_secret_access_key=connection["password"],
         region_name="us-east-1",
     )
 

@@ -252,29 +252,76 @@ def emulator_process(
 
 
 class S3Server:
-    """moto's S3 server process, with the reset that frees the memory of earlier copies."""
+    """An S3 server process (moto's or s3rver), with the reset that frees what earlier copies stored."""
 
-    def __init__(self, server: ServerProcess, url: str) -> None:
+    def __init__(self, server: ServerProcess, url: str, name: str = "moto", key: str = "benchmark") -> None:
         self.server = server
         self.url = url
+        self.name = name
+        self.key = key
 
     def connection_json(self) -> str:
         """``AIRFLOW_CONN_AWS_DEFAULT`` for this server."""
         return json.dumps(
             {
                 "conn_type": "aws",
-                "login": "benchmark",
-                "password": "benchmark",
+                "login": self.key,
+                "password": self.key,
                 "extra": {"region_name": "us-east-1", "endpoint_url": self.url},
             }
         )
 
     def fresh_bucket(self, bucket: str) -> None:
-        """Drop every bucket (and the memory moto holds for them), then create ``bucket``."""
-        http("POST", f"{self.url}/moto-api/reset")
-        status, answer = http("PUT", f"{self.url}/{bucket}")
-        if status != 200:
-            raise RuntimeError(f"creating bucket {bucket} answered {status}: {answer}")
+        """Drop every object (moto: every bucket, and the memory it holds), then have ``bucket``."""
+        if self.name == "moto":
+            http("POST", f"{self.url}/moto-api/reset")
+            status, answer = http("PUT", f"{self.url}/{bucket}")
+            if status != 200:
+                raise RuntimeError(f"creating bucket {bucket} answered {status}: {answer}")
+            return
+        import boto3
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=self.key,
+            aws_secret_access_key=self.key,
+        )
+        if bucket not in [b["Name"] for b in client.list_buckets().get("Buckets", [])]:
+            client.create_bucket(Bucket=bucket)
+        for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"])
+
+
+#: s3rver as ``make bench`` installs it (``npm ci --prefix tests/s3rver``).
+S3RVER_BIN = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "tests",
+    "s3rver",
+    "node_modules",
+    ".bin",
+    "s3rver",
+)
+
+
+@contextlib.contextmanager
+def s3_process(name: str) -> Iterator[S3Server]:
+    """Run the S3 server ``name`` (``moto`` or ``s3rver``) until the block ends."""
+    if name == "moto":
+        with moto_process() as server:
+            yield server
+        return
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-s3rver-") as data:
+        command = ["node", S3RVER_BIN, "-s", "-d", data, "-a", "127.0.0.1", "-p", str(port)]
+        server = ServerProcess("s3rver", command)
+        server.start()
+        try:
+            server.wait_for(r"listening on")
+            yield S3Server(server, f"http://127.0.0.1:{port}", "s3rver", "S3RVER")
+        finally:
+            server.stop()
 
 
 @contextlib.contextmanager

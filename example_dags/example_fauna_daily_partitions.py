@@ -33,7 +33,7 @@ BUCKET = "{{ var.value.get('fauna_logs_s3_bucket', params.s3_bucket) }}"
 # [START howto_fauna_partitioned_export]
 #: One asset for every day's file: downstream DAGs schedule on it, per partition.
 QUERY_LOGS = Asset(
-    name="fauna_query_logs_ecommerce", uri="s3://fauna-query-logs/fauna/query/us-std/ECommerce/"
+    name="fauna_query_logs_ecommerce", uri="s3://fauna-query-logs/fauna/query_logs/us-std/ECommerce"
 )
 
 with DAG(
@@ -51,9 +51,9 @@ with DAG(
     FaunaLogsToS3Operator(
         task_id="export_partition",
         database="{{ params.database }}",
+        # The default key is a date= partition named by the exported day, as the partition
+        # key is: fauna/query_logs/us-std/ECommerce/date=2026-11-01/...
         s3_bucket=BUCKET,
-        # The default key names the period exported; the partition key is in the context too.
-        s3_key="fauna/query/{database}/dt={{ partition_key }}/query-logs.ndjson.gz",
         aws_conn_id=AWS_CONN_ID,
         fauna_conn_id=FAUNA_CONN_ID,
         deferrable=True,

@@ -14,6 +14,7 @@ can point the DAG at a local bucket without editing it.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 
 from airflow.providers.common.compat.sdk import DAG
@@ -26,6 +27,9 @@ from airflow_provider_fauna.transfers.fauna_to_s3 import FaunaLogsToS3Operator
 DAG_ID = "example_fauna_logs_to_s3"
 FAUNA_CONN_ID = "fauna_default"
 AWS_CONN_ID = "aws_default"
+# Seconds between two status calls while waiting. An export takes minutes, so once a minute is
+# plenty; `make demo`, whose emulator finishes in seconds, sets the variable to 1.
+POLL_SECONDS = int(os.environ.get("FAUNA_LOGS_POLL_SECONDS", "60"))
 
 # [START howto_fauna_daily_dag]
 with DAG(
@@ -57,7 +61,7 @@ with DAG(
         request_id=request_logs.output,
         fauna_conn_id=FAUNA_CONN_ID,
         deferrable=True,
-        poke_interval=60,
+        poke_interval=POLL_SECONDS,
         timeout=6 * 60 * 60,
         on_no_logs="skip",
     )

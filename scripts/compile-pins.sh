@@ -8,14 +8,14 @@
 # everything else. The lock is universal (valid for every platform and Python >= 3.11,
 # the oldest the amazon provider pinned here supports).
 #
-# Usage: scripts/compile-pins.sh [airflow3|airflow2 ...]   (default: both)
+# Usage: scripts/compile-pins.sh [airflow3|airflow2|floors ...]   (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 uv_bin="$(scripts/uv.sh)"
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(airflow3 airflow2)
+    targets=(airflow3 airflow2 floors)
 fi
 for name in "${targets[@]}"; do
     echo ">> compiling requirements/${name}.txt"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import os
 
 import boto3
 import pytest
@@ -33,7 +34,15 @@ def bucket_variable(monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def s3_bucket(s3_server: str, bucket_variable: str):
-    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    """The bucket on each S3 server in turn (moto's, s3rver), with that server's keys."""
+    key = os.environ["AWS_ACCESS_KEY_ID"]
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=key,
+    )
     client.create_bucket(Bucket=bucket_variable)
     return client
 

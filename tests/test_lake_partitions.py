@@ -18,6 +18,7 @@ import duckdb
 import pytest
 from harness import run_dags
 from harness.keys import day_key
+from harness.stores import use_s3_server
 
 pytestmark = [pytest.mark.dagrun, pytest.mark.usefixtures("airflow_db", "fauna_connection")]
 
@@ -31,7 +32,9 @@ def records(data: bytes) -> list[dict]:
     return [json.loads(line) for line in gzip.decompress(data).splitlines()]
 
 
-def test_duckdb_reads_exactly_the_days_a_three_day_run_landed(emulator, s3_server, monkeypatch, tmp_path):
+def test_duckdb_reads_exactly_the_days_a_three_day_run_landed(emulator, request, monkeypatch, tmp_path):
+    # One S3 server is enough: what is tested is the layout a lake engine reads, not the store.
+    s3_server = use_s3_server("moto", request, monkeypatch)
     monkeypatch.setenv("AIRFLOW_VAR_FAUNA_LOGS_S3_BUCKET", BUCKET)
     s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     s3.create_bucket(Bucket=BUCKET)

@@ -21,7 +21,7 @@ from airflow_provider_fauna.exceptions import (
     FaunaValidationError,
 )
 from airflow_provider_fauna.get_provider_info import CONNECTION_FIELDS, DEFAULT_HOST, UI_FIELD_BEHAVIOUR
-from airflow_provider_fauna.hooks.link_template import LINK_TEMPLATE_EXTRA, check_link_template
+from airflow_provider_fauna.hooks.link_template import LINK_TEMPLATE_EXTRA, validate_link_template
 from airflow_provider_fauna.hooks.retry import RetryPolicy
 from airflow_provider_fauna.hooks.transport import (
     USER_AGENT,
@@ -53,6 +53,17 @@ async def _amask_secret(secret: str) -> None:
         mask_secret(secret)
     else:
         await amask_secret(secret)
+
+
+def _seconds(raw: Any, name: str) -> float:
+    """Read ``raw`` as a positive, finite number of seconds, or raise ``ValueError`` naming ``name``."""
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{name}={raw!r} must be a positive number of seconds")
+    return seconds
 
 
 def _logs_call(method: str, path: str, body: Any | None = None) -> ApiCall:
@@ -111,7 +122,10 @@ class FaunaAccountHook(BaseHook):
     ) -> None:
         super().__init__(**kwargs)
         self.fauna_conn_id = fauna_conn_id
-        self.timeout = timeout
+        try:
+            self.timeout = None if timeout is None else _seconds(timeout, "timeout")
+        except ValueError as err:
+            raise FaunaValidationError(f"{err} (the hook's timeout argument).") from None
         self.retry_policy = retry_policy
 
     # ------------------------------------------------------------------ connection form (Airflow 2)
@@ -146,26 +160,17 @@ class FaunaAccountHook(BaseHook):
                 "(it starts with 'fnacapi') in the connection's password field."
             )
         try:
-            timeout = self._timeout(extra)
+            raw = extra.get("timeout")
+            timeout = self.timeout or (DEFAULT_TIMEOUT if raw in (None, "") else _seconds(raw, "timeout"))
             policy = self.retry_policy or RetryPolicy.from_extra(extra)
         except (TypeError, ValueError) as err:
             raise FaunaValidationError(
-                f"Connection {self.fauna_conn_id!r} has an invalid setting: {str(err).rstrip('.')}. "
+                f"Connection {self.fauna_conn_id!r} has an invalid extra: {str(err).rstrip('.')}. "
                 'Extras take numbers, for example {"timeout": 30, "max_retries": 4}.'
             ) from None
         base_url = self._base_url(conn, extra)
-        link = check_link_template(self.fauna_conn_id, extra.get(LINK_TEMPLATE_EXTRA))
+        link = validate_link_template(self.fauna_conn_id, extra.get(LINK_TEMPLATE_EXTRA))
         return Settings(base_url, key, timeout, policy, environment_proxy(base_url), link)
-
-    def _timeout(self, extra: dict[str, Any]) -> float:
-        raw = self.timeout if self.timeout is not None else extra.get("timeout")
-        if raw in (None, ""):
-            return DEFAULT_TIMEOUT
-        seconds = math.nan if isinstance(raw, bool) else float(raw)
-        if not math.isfinite(seconds) or seconds <= 0:
-            argument = " (the hook's timeout argument)" if self.timeout is not None else ""
-            raise ValueError(f"timeout={raw!r}{argument} must be a positive number of seconds")
-        return seconds
 
     def _base_url(self, conn: Connection, extra: dict[str, Any]) -> str:
         host = (conn.host or "").strip() or DEFAULT_HOST

@@ -21,7 +21,7 @@ DEFAULT_LINK_TEMPLATE = "https://dashboard.fauna.com/#log_request={request_id}&s
 LINK_FIELDS = frozenset({"request_id", "state", "scope", "api_url"})
 
 
-def check_link_template(conn_id: str, template: object) -> str:
+def validate_link_template(conn_id: str, template: object) -> str:
     """Return the connection's link template, or say which extra to fix and how."""
     if template is None or template == "":
         return DEFAULT_LINK_TEMPLATE

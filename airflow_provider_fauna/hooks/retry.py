@@ -87,14 +87,11 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+        if not isinstance(self.max_attempts, int):
             raise ValueError(f"max_attempts={self.max_attempts!r} must be a whole number.")
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts={self.max_attempts} must be at least 1.")
-        for name in ("backoff_base", "backoff_max"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name}={value!r} must be a finite number of seconds, 0 or more.")
+        _number(vars(self), "max_attempts", whole=True, minimum=1)
+        _number(vars(self), "backoff_base", whole=False)
+        _number(vars(self), "backoff_max", whole=False)
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any], **overrides: Any) -> RetryPolicy:
@@ -150,7 +147,7 @@ class RetryPolicy:
             delay = state.next_action.sleep if state.next_action else 0.0
             log.warning(
                 "%s; retrying in %.1f s (attempt %d of %d).",
-                error,
+                str(error).rstrip("."),
                 delay,
                 state.attempt_number + 1,
                 self.max_attempts,

@@ -47,61 +47,38 @@ USER_AGENT = (
 
 @dataclass(frozen=True)
 class ApiCall:
-    """One Account API call, independent of the client that sends it.
-
-    :param method: the HTTP method.
-    :param path: the path below the API's root URL.
-    :param params: the query parameters.
-    :param json: the JSON body, if any.
-    :param empty_ok: a success without a body is fine (``DELETE`` answers 204).
-    :param gone_ok_on_retry: a 404 on a retry means the first attempt did the work.
-    """
+    """One Account API call, independent of the client that sends it."""
 
     method: str
     path: str
     params: dict[str, str] = field(default_factory=dict)
     json: Any | None = None
+    #: A success without a body is fine (``DELETE`` answers 204).
     empty_ok: bool = False
+    #: A 404 on a retry means that the first attempt did the work.
     gone_ok_on_retry: bool = False
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Where to send, with which key, how patiently; what a connection resolves to.
-
-    :param base_url: the API's root URL.
-    :param key: the account key secret.
-    :param timeout: seconds one HTTP call may take.
-    :param policy: how to retry.
-    :param proxy: the environment's proxy for ``base_url``, for aiohttp (``requests`` finds it itself).
-    :param link_template: the URL template of the "Fauna log request" extra link.
-    """
+    """What a connection resolves to: where to send, with which key, how patiently."""
 
     base_url: str
     key: str = field(repr=False)
     timeout: float
     policy: RetryPolicy
+    #: The environment's proxy for ``base_url``, for aiohttp (``requests`` finds it by itself).
     proxy: str | None = field(default=None, repr=False)
+    #: The URL template of the "Fauna log request" extra link.
     link_template: str = DEFAULT_LINK_TEMPLATE
 
-
-def headers_for(settings: Settings, call: ApiCall) -> dict[str, str]:
-    """Return the headers of ``call``: the key, JSON in and out, the provider's user agent."""
-    headers = {
-        "Authorization": f"Bearer {settings.key}",
-        "Accept": "application/json",
-        "User-Agent": USER_AGENT,
-    }
-    if call.json is not None:
-        headers["Content-Type"] = "application/json"
-    return headers
+    @property
+    def headers(self) -> dict[str, str]:
+        """Return the headers of every call (both clients set ``Content-Type`` for a JSON body)."""
+        return {"Authorization": f"Bearer {self.key}", "Accept": "application/json", "User-Agent": USER_AGENT}
 
 
 # ---------------------------------------------------------------------------- answers
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Return a header's value whatever the case the server spelled it in."""
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def _error_reason(text: str, status: int) -> str:
@@ -122,11 +99,8 @@ def read_answer(
 ) -> Any:
     """Turn an HTTP answer into JSON, or raise the typed error its status means.
 
-    :param call: the call answered.
-    :param status: the HTTP status.
-    :param headers: the client's own header mapping (a plain ``dict`` would lose case-insensitivity).
-    :param text: the body.
-    :param retried: the answer is to a retry (a 404 then may mean that an earlier attempt did the work).
+    ``headers`` is the client's own, case-insensitive mapping; ``retried`` says whether the
+    answer is to a retry (a 404 may then mean that an earlier attempt did the work).
     """
     where: dict[str, Any] = {"method": call.method, "path": call.path}
     if 200 <= status < 300:
@@ -153,7 +127,7 @@ def read_answer(
             return None
         raise FaunaNotFoundError(status, reason, **where)
     elif status == 429:
-        retry_after = parse_retry_after(_header(headers, "Retry-After"))
+        retry_after = parse_retry_after(headers.get("Retry-After"))
         raise FaunaRateLimitedError(status, reason, retry_after=retry_after, **where)
     elif status >= 500:
         raise FaunaServerError(status, reason, **where)
@@ -183,7 +157,7 @@ def _send_once(session: requests.Session, settings: Settings, call: ApiCall, att
             settings.base_url + call.path,
             params=call.params,
             json=call.json,
-            headers=headers_for(settings, call),
+            headers=settings.headers,
             auth=_AuthorizationAsGiven(),
             timeout=(min(10.0, settings.timeout), settings.timeout),
             allow_redirects=False,
@@ -197,13 +171,7 @@ def _send_once(session: requests.Session, settings: Settings, call: ApiCall, att
 
 
 def send(session: requests.Session, settings: Settings, call: ApiCall, log: RetryLogger) -> Any:
-    """Send ``call`` with ``requests`` under the settings' retry policy; return the answer's JSON.
-
-    :param session: the session to send with (it carries no credentials).
-    :param settings: where to, with which key, how patiently.
-    :param call: what to send.
-    :param log: where retries are announced.
-    """
+    """Send ``call`` with ``requests`` under the settings' retry policy; return the answer's JSON."""
     for attempt in Retrying(**settings.policy.retry_args(log)):
         with attempt:
             return _send_once(session, settings, call, attempt.retry_state.attempt_number)
@@ -211,15 +179,10 @@ def send(session: requests.Session, settings: Settings, call: ApiCall, log: Retr
 
 
 # ---------------------------------------------------------------------------- async client
-@dataclass(frozen=True)
-class _LoopSession:
-    session: aiohttp.ClientSession
-    closer: AsyncGenerator[None, None]
-
-
-_LOOP_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSession] = (
-    weakref.WeakKeyDictionary()
-)
+#: Each loop's session, and the suspended generator that closes it with the loop.
+_LOOP_SESSIONS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, AsyncGenerator[None, None]]
+] = weakref.WeakKeyDictionary()
 _LOOP_SESSIONS_LOCK = threading.Lock()
 
 
@@ -235,8 +198,7 @@ async def _close_with_the_loop(
         yield
     finally:
         with _LOOP_SESSIONS_LOCK:
-            held = _LOOP_SESSIONS.get(loop)
-            if held is not None and held.session is session:
+            if _LOOP_SESSIONS.get(loop, (None,))[0] is session:
                 del _LOOP_SESSIONS[loop]
         await session.close()
 
@@ -250,14 +212,14 @@ async def _loop_session() -> aiohttp.ClientSession:
     """
     loop = asyncio.get_running_loop()
     with _LOOP_SESSIONS_LOCK:
-        held = _LOOP_SESSIONS.get(loop)
-    if held is not None and not held.session.closed:
-        return held.session
+        session = _LOOP_SESSIONS.get(loop, (None,))[0]
+    if session is not None and not session.closed:
+        return session
     # No trust_env: aiohttp would read ~/.netrc, whose login would clash with the key.
     session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
     closer = _close_with_the_loop(loop, session)
     with _LOOP_SESSIONS_LOCK:
-        _LOOP_SESSIONS[loop] = _LoopSession(session, closer)
+        _LOOP_SESSIONS[loop] = (session, closer)
     # The loop now tracks the generator; it runs to its yield without suspending.
     await closer.asend(None)
     return session
@@ -268,10 +230,7 @@ _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
 def environment_proxy(url: str) -> str | None:
-    """Return the proxy ``requests`` would use for ``url``, so that aiohttp goes through it too.
-
-    :param url: the API's root URL.
-    """
+    """Return the proxy ``requests`` would use for ``url``, so that aiohttp goes through it too."""
     variables = tuple(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
     return _proxy_for(url, variables)
 
@@ -290,7 +249,7 @@ async def _asend_once(settings: Settings, call: ApiCall, attempt: int) -> Any:
             settings.base_url + call.path,
             params=call.params,
             json=call.json,
-            headers=headers_for(settings, call),
+            headers=settings.headers,
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=settings.timeout),
             proxy=settings.proxy,
@@ -305,12 +264,7 @@ async def _asend_once(settings: Settings, call: ApiCall, attempt: int) -> Any:
 
 
 async def asend(settings: Settings, call: ApiCall, log: RetryLogger) -> Any:
-    """Send ``call`` with aiohttp under the settings' retry policy; return the answer's JSON.
-
-    :param settings: where to, with which key, how patiently.
-    :param call: what to send.
-    :param log: where retries are announced.
-    """
+    """Send ``call`` with aiohttp under the settings' retry policy; return the answer's JSON."""
     async for attempt in AsyncRetrying(**settings.policy.retry_args(log)):
         with attempt:
             return await _asend_once(settings, call, attempt.retry_state.attempt_number)

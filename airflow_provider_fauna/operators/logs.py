@@ -12,7 +12,7 @@ from airflow_provider_fauna.outcomes import settle, validate_on_no_logs
 from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
-    spec_for_run,
+    SubmitsExport,
     submit_reusing,
     validate_poll_interval,
     validate_scope_arguments,
@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_fauna.log_requests import LogRequest, LogRequestSpec
+    from airflow_provider_fauna.log_requests import LogRequest
 
 
-class FaunaLogsRequestOperator(BaseOperator):
+class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
     """Submit a query-log export of a database or a region group for the run's data interval.
 
     The export covers ``[time_start, time_end)``, by default the DAG run's data interval.
@@ -88,21 +88,6 @@ class FaunaLogsRequestOperator(BaseOperator):
         self.timeout = validate_timeout(timeout)
         self.on_no_logs = validate_on_no_logs(on_no_logs)
         validate_scope_arguments(database, region_group)
-
-    @property
-    def hook(self) -> FaunaAccountHook:
-        """A hook on the operator's connection."""
-        return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
-
-    def build_spec(self, context: Context) -> LogRequestSpec:
-        """Validate the rendered arguments into a :class:`LogRequestSpec` (no network call)."""
-        return spec_for_run(
-            context,
-            database=self.database,
-            region_group=self.region_group,
-            time_start=self.time_start,
-            time_end=self.time_end,
-        )
 
     def execute(self, context: Context) -> str:
         """Submit (or find again) the export; wait for it if asked to."""

@@ -22,12 +22,14 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_fauna.log_requests import LogRequest
+
 
 class FaunaLogsSensor(BaseSensorOperator):
     """Wait for a Fauna log request to reach a terminal state.
 
-    ``Complete`` succeeds and returns the request's details (the presigned URL without its
-    signature); ``Failed`` and ``TimedOut`` fail the task, naming the request and interval;
+    ``Complete`` succeeds and returns the request's details (without the presigned URL);
+    ``Failed`` and ``TimedOut`` fail the task, naming the request and interval;
     ``DoesNotExist`` (no logs in the interval) follows ``on_no_logs``.
 
     In deferrable mode it checks once and defers only if the request is still in progress;
@@ -65,11 +67,11 @@ class FaunaLogsSensor(BaseSensorOperator):
         """A hook on the sensor's connection (new per use: hooks hold no state worth keeping)."""
         return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
 
-    def _fetch_status(self) -> Any:
+    def _fetch_status(self) -> LogRequest | None:
         return fetch_status(self.hook, validate_request_id(self.request_id), self.log)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        """One status check; done when the request is terminal."""
+        """Check the status once; done when the request is terminal."""
         request = self._fetch_status()
         if request is None or not request.is_terminal:
             if request is not None:

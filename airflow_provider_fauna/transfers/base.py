@@ -42,7 +42,6 @@ from airflow_provider_fauna.links import (
 )
 from airflow_provider_fauna.log_requests import (
     LogRequest,
-    LogRequestSpec,
     LogRequestState,
     parse_time,
     validate_request_id,
@@ -51,7 +50,7 @@ from airflow_provider_fauna.outcomes import describe, settle, submitter_of, vali
 from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
-    spec_for_run,
+    SubmitsExport,
     submit_reusing,
     validate_poll_interval,
     validate_scope_arguments,
@@ -98,10 +97,8 @@ TRANSFER_XCOM_KEY = "fauna_transfer"
 def check_provider_installed(module: str, extra: str, operator: str) -> None:
     """Say which extra to install when an optional provider is missing, without importing it.
 
-    For constructors, which run whenever the DAG file is parsed: importing the S3 or GCS hook
-    there costs the DAG processor 0.5 to 1.5 s per file (boto3, the Google clients). Finding
-    the module is enough to know it is installed; :func:`require_provider` imports it when the
-    task runs.
+    For constructors, which run whenever the DAG file is parsed: importing boto3 or the Google
+    clients there is slow (see the performance docs); :func:`require_provider` imports at run time.
     """
     try:
         found = importlib.util.find_spec(module) is not None
@@ -223,7 +220,7 @@ def object_metadata(request: LogRequest, attempt: str) -> dict[str, str]:
     return meta
 
 
-class BaseFaunaLogsTransferOperator(BaseOperator):
+class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
     """Copy a completed Fauna query-log export into an object store, verified and all-or-nothing.
 
     Give either ``request_id`` (the output of :class:`FaunaLogsRequestOperator`) or a scope
@@ -243,6 +240,11 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
     **Nothing partial.** An existing object is refused before anything is downloaded unless
     ``replace=True``; a failed attempt aborts its upload so no object and no upload session is
     left behind; an object whose stored size or checksum turns out wrong is deleted.
+
+    **Asset events.** Once the object has landed, the transfer announces it: through the alias
+    ``fauna-logs:{dag_id}.{task_id}`` by default, or on the assets given as ``outlets`` (see
+    :mod:`airflow_provider_fauna.assets`). On a partitioned run (Airflow 3.2+) the standalone
+    form exports the partition's period, and the event carries the run's partition key.
 
     :param request_id: the log request whose file to copy (templated).
     :param database: standalone form: the database path, e.g. ``us-std/ECommerce`` (templated).
@@ -372,22 +374,7 @@ class BaseFaunaLogsTransferOperator(BaseOperator):
         """The subclass's bucket argument."""
         raise NotImplementedError
 
-    @property
-    def hook(self) -> FaunaAccountHook:
-        """A hook on the Fauna connection."""
-        return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
-
     # ------------------------------------------------------------------ finding the request
-    def build_spec(self, context: Context) -> LogRequestSpec:
-        """Standalone form: the validated request for the scope and interval (no network call)."""
-        return spec_for_run(
-            context,
-            database=self.database,
-            region_group=self.region_group,
-            time_start=self.time_start,
-            time_end=self.time_end,
-        )
-
     def execute(self, context: Context) -> str | None:
         """Find (or make) the request, wait for it if needed, then copy its file."""
         push_no_link_yet(context)

@@ -444,7 +444,7 @@ class LogFileDownload:
         """At the first answer's headers: with ``verify_gzip="auto"``, decompress only if no MD5 proves the bytes.
 
         A whole-file MD5 equal to the MD5 the file server gives proves every byte is the
-        file, for about a seventh of the CPU of decompressing it. Without one (no ETag, a
+        file, for a fraction of the CPU of decompressing it. Without one (no ETag, a
         multipart or KMS ETag), decompressing to a valid gzip end is what proves it.
         """
         assert self._checks is not None

@@ -24,7 +24,7 @@ _QUERY = re.compile(r"\?[^\s'\"<>()\[\]{}*]+")
 
 
 def redact_url(url: str) -> str:
-    """``url`` as ``scheme://host[:port]/***``: no user info, path, query or fragment.
+    """Return ``url`` as ``scheme://host[:port]/***``: no user info, path, query or fragment.
 
     A string that is not a URL with a host becomes ``***`` whole.
     """
@@ -42,7 +42,7 @@ def redact_url(url: str) -> str:
 
 
 def scrub_urls(text: str) -> str:
-    """``text`` with every URL in it redacted (:func:`redact_url`) and every query string cut.
+    """Return ``text`` with every URL in it redacted (:func:`redact_url`) and every query string cut.
 
     For messages that a library built around a URL it was handed or redirected to, such as
     ``requests``' "Max retries exceeded with url: /file.gz?X-Amz-Signature=...": a redirect

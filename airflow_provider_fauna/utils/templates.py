@@ -6,7 +6,7 @@ from typing import Any
 
 
 def is_templated(value: Any) -> bool:
-    """Whether a value will only be known once Jinja renders it (or an XCom resolves it).
+    """Tell whether a value will only be known once Jinja renders it (or an XCom resolves it).
 
     Such a value is checked again in ``execute``; a constructor can only check the others.
     ``None`` is not templated: it is an argument left out.

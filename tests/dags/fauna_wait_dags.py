@@ -34,42 +34,33 @@ def _dag(dag_id: str, **kwargs: Any) -> DAG:
     return DAG(dag_id, schedule=DAILY, start_date=START, catchup=False, params=dict(PARAMS), **kwargs)
 
 
-for mode in ("deferrable", "poke", "reschedule"):
-    with _dag(f"fauna_wait_{mode}"):
-        request = FaunaLogsRequestOperator(task_id="request_logs", database="{{ params.database }}")
-        FaunaLogsSensor(
-            task_id="wait_for_logs",
-            request_id=request.output,
-            poke_interval=0.5,
-            timeout=60,
-            mode="reschedule" if mode == "reschedule" else "poke",
-            deferrable=mode == "deferrable",
-            retries=1,  # a failed export must not spend it (the retry would wait on the same one)
+def _request_and_wait(
+    dag_id: str, request_class: type = FaunaLogsRequestOperator, request_retries: int = 0, **sensor: Any
+) -> None:
+    """A DAG of two tasks: request the logs, then wait for them with ``sensor``'s arguments."""
+    with _dag(dag_id):
+        request = request_class(
+            task_id="request_logs",
+            database="{{ params.database }}",
+            retries=request_retries,
             retry_delay=timedelta(0),
         )
+        FaunaLogsSensor(task_id="wait_for_logs", request_id=request.output, poke_interval=0.5, **sensor)
 
+
+for mode in ("deferrable", "poke", "reschedule"):
+    _request_and_wait(
+        f"fauna_wait_{mode}",
+        timeout=60,
+        mode="reschedule" if mode == "reschedule" else "poke",
+        deferrable=mode == "deferrable",
+        retries=1,  # a failed export must not spend it (the retry would wait on the same one)
+        retry_delay=timedelta(0),
+    )
 for policy in ("skip", "succeed", "fail"):
-    with _dag(f"fauna_no_logs_{policy}"):
-        request = FaunaLogsRequestOperator(task_id="request_logs", database="{{ params.database }}")
-        FaunaLogsSensor(
-            task_id="wait_for_logs",
-            request_id=request.output,
-            poke_interval=0.5,
-            on_no_logs=policy,
-            deferrable=True,
-        )
-
-with _dag("fauna_wait_retried_request"):
-    request = WorkerDiesAfterRequest(
-        task_id="request_logs", database="{{ params.database }}", retries=2, retry_delay=timedelta(0)
-    )
-    FaunaLogsSensor(task_id="wait_for_logs", request_id=request.output, poke_interval=0.5, deferrable=True)
-
-with _dag("fauna_wait_timeout"):
-    request = FaunaLogsRequestOperator(task_id="request_logs", database="{{ params.database }}")
-    FaunaLogsSensor(
-        task_id="wait_for_logs", request_id=request.output, poke_interval=0.5, timeout=3, deferrable=True
-    )
+    _request_and_wait(f"fauna_no_logs_{policy}", on_no_logs=policy, deferrable=True)
+_request_and_wait("fauna_wait_retried_request", WorkerDiesAfterRequest, 2, deferrable=True)
+_request_and_wait("fauna_wait_timeout", timeout=3, deferrable=True)
 
 with _dag("fauna_request_and_wait_in_one_task"):
     FaunaLogsRequestOperator(

@@ -84,14 +84,13 @@ with _dag("transfer_s3_one_task"):
 with _dag("transfer_gcs_one_task"):
     to_gcs()
 
-# Region group, blocking wait, a custom key with placeholders.
+# Region group, blocking wait, a custom key with Jinja and placeholders.
+CUSTOM_KEY = "custom/{{ dag.dag_id }}/{region_group}/{request_id}/{time_start}.ndjson.gz"
 with _dag("transfer_s3_region_group_blocking"):
-    to_s3(
-        database=None,
-        region_group="us-std",
-        s3_key="custom/{{ dag.dag_id }}/{region_group}/{request_id}/{time_start}.ndjson.gz",
-        deferrable=False,
-    )
+    to_s3(database=None, region_group="us-std", s3_key=CUSTOM_KEY, deferrable=False)
+
+with _dag("transfer_gcs_region_group_blocking"):
+    to_gcs(database=None, region_group="us-std", object_name=CUSTOM_KEY, deferrable=False)
 
 # Overwriting: the same key as the one-task DAGs, with replace=True.
 with _dag("transfer_s3_one_task_replace"):

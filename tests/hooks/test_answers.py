@@ -7,6 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_fauna.exceptions import (
     FaunaApiError,
@@ -44,6 +45,16 @@ def test_both_error_bodies_are_read(body):
 def test_statuses_map_to_typed_errors(status, error):
     with pytest.raises(error):
         read_answer(CALL, status, {"Retry-After": "3"}, '{"reason": "x"}')
+
+
+@pytest.mark.parametrize(
+    ("status", "fails_at_once"),
+    [(400, False), (401, True), (403, True), (404, True), (429, False), (500, False)],
+)
+def test_what_a_task_retry_cannot_cure_fails_the_task_at_once(status, fails_at_once):
+    with pytest.raises(FaunaApiError) as info:
+        read_answer(CALL, status, {}, '{"reason": "x"}')
+    assert isinstance(info.value, AirflowFailException) is fails_at_once
 
 
 def test_non_json_error_body_is_quoted_briefly():

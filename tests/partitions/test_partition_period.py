@@ -62,6 +62,40 @@ def test_the_xcom_details_name_no_partition_on_an_unpartitioned_run():
     assert "partition_key" not in request_details(request, {"data_interval_start": D1})
 
 
+class UntouchableDag:
+    """A DAG whose timetable must not be consulted: an ordinary run needs only its interval."""
+
+    @property
+    def timetable(self) -> Any:
+        raise AssertionError("the timetable of an ordinary run was consulted")
+
+
+def test_an_ordinary_run_never_consults_the_timetable():
+    context = {"dag": UntouchableDag(), "data_interval_start": D1, "data_interval_end": D2}
+    assert partition_period(context) is None
+    assert resolve_interval(context, None, None) == (D1, D2)
+
+
+def test_a_timetable_that_does_not_serialize_is_taken_as_unpartitioned():
+    """A custom timetable that is not registered cannot be turned into a core one; no crash."""
+
+    try:
+        from airflow.sdk.bases.timetable import BaseTimetable as Base
+    except ImportError:  # Airflow 2: no authoring timetable to turn into a core one
+        Base = object
+
+    class Unregistered(Base):  # type: ignore[misc,valid-type]
+        pass
+
+    context = {
+        "dag": SimpleNamespace(timetable=Unregistered()),
+        "data_interval_start": D2,
+        "data_interval_end": D2,
+    }
+    with pytest.raises(FaunaValidationError, match="zero-width"):
+        resolve_interval(context, None, None)
+
+
 # ------------------------------------------------------------------------ Airflow 3.2+
 @partitions_only
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@
   (``backoff_base`` 0.05 s, ``backoff_max`` 1 s, so a ``Retry-After: 1`` is honoured in full) and
   ``max_retries`` 8. While it is active every presigned URL the provider reads is captured, and
   when the test ends its evidence is searched for leaks (see :mod:`leak_evidence`).
-* ``bucket`` (function): an empty bucket on moto's S3 server; ``aws_default`` points there.
+* ``bucket`` (function): an empty bucket on moto's S3 server, then on s3rver; ``aws_default``
+  points there.
 * ``dagruns`` (function): ``run_dag``/``run_backfill`` that also file each run as evidence.
 * ``evidence`` (function) and ``session_evidence`` (session): what was collected.
 
@@ -21,6 +22,7 @@ import pytest
 from harness import (
     FAUNA_CONN_ID,
     FAUNA_TEST_KEY,
+    aws_connection_json,
     conn_env_var,
     fauna_connection_json,
     load_dag,
@@ -94,10 +96,21 @@ def fauna(
 
 
 @pytest.fixture
-def bucket(s3_server: str) -> str:
-    """An empty bucket on moto's S3."""
+def bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty bucket on each S3 server in turn (moto's, s3rver).
+
+    The connection's ``transfer_config_args`` make even these small files go up as multipart
+    uploads (of one part), so the faults of the multipart calls strike.
+    """
+    import os
+
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+    transfer = {"s3": {"transfer_config_args": {"multipart_threshold": 1}}}
+    key = os.environ["AWS_ACCESS_KEY_ID"]  # the server's, set by s3_server
+    monkeypatch.setenv(
+        conn_env_var("aws_default"), aws_connection_json(s3_server, key=key, service_config=transfer)
+    )
     S3Hook().create_bucket(BUCKET)
     return BUCKET
 

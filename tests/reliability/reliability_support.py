@@ -32,11 +32,12 @@ class BucketState:
     """The keys of a bucket's objects and of its open multipart uploads."""
 
     objects: list[str]
-    uploads: list[str]
+    #: ``None`` where the store cannot list them (s3rver).
+    uploads: list[str] | None
 
 
 class Bucket:
-    """An S3 bucket on moto, read through a plain boto3 client."""
+    """An S3 bucket on the test's S3 server, read through a plain boto3 client."""
 
     def __init__(self, name: str) -> None:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -46,8 +47,16 @@ class Bucket:
 
     def state(self) -> BucketState:
         objects = self.client.list_objects_v2(Bucket=self.name).get("Contents", [])
-        uploads = self.client.list_multipart_uploads(Bucket=self.name).get("Uploads", [])
-        return BucketState(sorted(o["Key"] for o in objects), sorted(u["Key"] for u in uploads))
+        try:
+            listed = self.client.list_multipart_uploads(Bucket=self.name).get("Uploads", [])
+            uploads: list[str] | None = sorted(u["Key"] for u in listed)
+        except self.client.exceptions.ClientError:  # s3rver: 501
+            uploads = None
+        return BucketState(sorted(o["Key"] for o in objects), uploads)
+
+    def empty(self, uploads: list[str] | None = None) -> dict[str, Any]:
+        """``bucket_at_start`` of a bucket without objects: ``uploads`` open, unless they cannot be listed."""
+        return {"objects": [], "uploads": None if self.state().uploads is None else (uploads or [])}
 
     def read(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()

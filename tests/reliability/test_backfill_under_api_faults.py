@@ -55,7 +55,7 @@ def test_thirty_days_land_once_each_while_a_fifth_of_api_calls_fail(
     expected_keys = [day_key(run.logical_date) for run in runs]
     state = store.state()
     assert state.objects == sorted(expected_keys)
-    assert state.uploads == []
+    assert not state.uploads
     for run, key in zip(runs, expected_keys, strict=True):
         request_id = str(run.task("request_logs").return_value)
         assert run.task("to_s3").return_value == store.uri(key)

@@ -8,7 +8,8 @@ by the test DAGs' :class:`FaultyS3Transfer` (see ``tests/dags/reliability_dags.p
 * ``killed_after_part``: the first try is SIGKILLed right after a part went up to S3: from that
   moment the try sends nothing more (no abort, no delete), as a killed process would;
 * ``hang_before_complete`` with ``execution_timeout``: Airflow's own timeout interrupts the first
-  try while it waits for S3 to complete the upload (every part is up).
+  try while it waits for S3 to complete the upload (every part is up); the completion goes
+  through a little later, so the object lands whole and is kept for the retry.
 
 The triggerer restart swaps the inline trigger of ``dag.test()`` for one that is cancelled 0.8 s
 into the wait, then rebuilt the way the triggerer rebuilds it, from the ``Trigger`` row's encrypted
@@ -58,8 +59,8 @@ def test_worker_dying_after_its_request_reuses_that_request_on_retry(
     posts = submissions(fauna)
     assert len(posts) == 2 and len(tokens(posts)) == 1, "both tries sent the same token"
     assert statuses(fauna.download_calls()) == [200], "only the retry downloaded"
-    assert xcom(run, "to_s3", "bucket_at_start") == {"try": 2, "objects": [], "uploads": []}
-    assert store.state().uploads == []
+    assert xcom(run, "to_s3", "bucket_at_start") == {"try": 2, **store.empty()}
+    assert not store.state().uploads
 
 
 def test_worker_killed_after_a_part_went_up_retry_lands_the_whole_file_once(
@@ -75,7 +76,7 @@ def test_worker_killed_after_a_part_went_up_retry_lands_the_whole_file_once(
     request_id = assert_landed_once(store, fauna, run)
     key = day_key(run.logical_date)
     # What the killed try left for its retry: no object, and its upload (a dead process aborts nothing).
-    assert xcom(run, "to_s3", "bucket_at_start") == {"try": 2, "objects": [], "uploads": [key]}
+    assert xcom(run, "to_s3", "bucket_at_start") == {"try": 2, **store.empty([key])}
     assert store.metadata(key)["fauna-request-id"] == request_id
     assert len(submissions(fauna)) == 2 and len(fauna.log_requests) == 1
     assert statuses(fauna.download_calls()) == [200, 200], "each try read the file once"
@@ -89,9 +90,12 @@ def test_retry_after_a_killed_try_aborts_the_upload_it_left_open(
     run = dagruns.one("reliability_one_task", nov(4), s3_fault="killed_after_part").assert_success()
 
     key = day_key(run.logical_date)
-    assert xcom(run, "to_s3", "bucket_at_start") == {"try": 2, "objects": [], "uploads": [key]}
-    assert "Aborted 1 of the 1 multipart upload(s) that earlier tries left open" in run.task("to_s3").log
-    assert store.state().uploads == []
+    assert xcom(run, "to_s3", "bucket_at_start") == {"try": 2, **store.empty([key])}
+    if store.state().uploads is None:  # s3rver: left to a lifecycle rule
+        assert "Could not list the open multipart uploads" in run.task("to_s3").log
+    else:
+        assert "Aborted 1 of the 1 multipart upload(s) that earlier tries left open" in run.task("to_s3").log
+        assert store.state().uploads == []
     assert_landed_once(store, fauna, run)
 
 
@@ -118,7 +122,7 @@ def task_timeouts_fail_the_try(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("task_timeouts_fail_the_try")
-def test_task_killed_by_its_execution_timeout_mid_upload_leaves_nothing_and_retry_lands(
+def test_task_killed_by_its_execution_timeout_mid_upload_keeps_a_whole_object_for_the_retry(
     fauna: Any, bucket: str, dagruns: Any
 ) -> None:
     store = Bucket(bucket)
@@ -130,9 +134,12 @@ def test_task_killed_by_its_execution_timeout_mid_upload_leaves_nothing_and_retr
     task = run.task("to_s3")
     assert task.try_number == 2
     assert "Timeout" in task.log
+    key = day_key(run.logical_date)
     assert_landed_once(store, fauna, run)
-    assert xcom(run, "to_s3", "bucket_at_start") == {"try": 2, "objects": [], "uploads": []}
-    assert store.state().uploads == []
+    assert xcom(run, "to_s3", "bucket_at_start") == {"try": 2, **store.empty(), "objects": [key]}
+    assert "stored by an earlier try: nothing to copy" in task.log
+    assert statuses(fauna.download_calls()) == [200], "the retry downloaded nothing"
+    assert not store.state().uploads
     assert len(submissions(fauna)) == 1 and len(fauna.log_requests) == 1
 
 

@@ -54,9 +54,9 @@ def test_a_failed_export_fails_the_try_naming_it_and_the_retry_exports_afresh(
     if task_id == "to_s3":
         store = Bucket(bucket)
         key = day_key(run.logical_date)
-        assert store.state().objects == [key] and store.state().uploads == []
+        assert store.state().objects == [key] and not store.state().uploads
         assert store.read(key) == fauna.file_bytes(fresh["request_id"])
-        assert xcom(run, task_id, "bucket_at_start") == {"try": 2, "objects": [], "uploads": []}
+        assert xcom(run, task_id, "bucket_at_start") == {"try": 2, **store.empty()}
     else:
         assert str(task.return_value) == fresh["request_id"]
 
@@ -106,6 +106,8 @@ def test_key_revoked_before_the_run_fails_the_request_task_at_once(
     request = run.task("request_logs")
     assert (run.state, request.state, request.try_number) == ("failed", "failed", 1), run.summary()
     assert "401" in request.log and "password field" in request.log
+    # The error fails the task by its own type (an AirflowFailException), not through a wrapper.
+    assert "FaunaAuthError" in request.log
     assert {run.task(t).state for t in ("wait_for_logs", "to_s3")} == {"upstream_failed"}
     assert_one_401_then_silence(fauna, "/api/v1/logs")
 
@@ -138,7 +140,7 @@ def test_key_revoked_mid_download_fails_the_transfer_at_once_and_stores_nothing(
     run = dagruns.one("reliability_one_task", nov(11))
 
     assert revoked
-    assert store.state().objects == [] and store.state().uploads == []
+    assert store.state().objects == [] and not store.state().uploads
     assert statuses(fauna.download_calls()) == [200, 403]
     task = run.task("to_s3")
     assert (run.state, task.state) == ("failed", "failed")

@@ -1,27 +1,28 @@
-"""The copy itself, against the Fauna emulator, moto's S3 and gcp-storage-emulator: bytes, metadata, faults.
+"""The copy itself, against the Fauna emulator, two S3 servers and gcp-storage-emulator: bytes, faults.
 
 Each test calls the operator's ``execute`` with a stub task context (only the task instance's ids
 and ``xcom_push``), so it can set up the exact moment a fault strikes; everything the copy talks
-to is real: the hook, the emulator's presigned URL, the store. Every test runs on both stores.
+to is real: the hook, the emulator's presigned URL, the store. Every test runs on every store it
+concerns: S3 on moto's server and on s3rver, and GCS.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import time
-import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 from fauna_emulator import FaultConfig
-from transfer_stores import DEFAULT_KEY, S3Store, Store, complete_request
+from transfer_stores import DEFAULT_KEY, GCSStore, S3Store, Store, complete_request
 
 from airflow_provider_fauna.transfers.base import TRANSFER_XCOM_KEY
 from airflow_provider_fauna.transfers.download import FaunaTransferError, FaunaVerificationError
-from airflow_provider_fauna.transfers.fauna_to_gcs import FaunaLogsToGCSOperator
 from airflow_provider_fauna.transfers.fauna_to_s3 import FaunaLogsToS3Operator
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MiB = 1024 * 1024
 
@@ -191,18 +192,15 @@ def no_etag(monkeypatch: pytest.MonkeyPatch) -> None:
     """The file server sends no ETag (as a server that does not know the file's MD5 would)."""
     from airflow_provider_fauna.transfers import download
 
-    make_session = download._file_session
-
-    def without_etag(response: Any, *args: Any, **kwargs: Any) -> Any:
+    def without_etag(response: Any, *args: Any, **kwargs: Any) -> None:
         response.headers.pop("ETag", None)
-        return response
 
-    def session() -> Any:
-        made = make_session()
-        made.hooks["response"].append(without_etag)
-        return made
+    class WithoutEtag(download.PresignedUrlSession):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hooks["response"].append(without_etag)
 
-    monkeypatch.setattr(download, "_file_session", session)
+    monkeypatch.setattr(download, "PresignedUrlSession", WithoutEtag)
 
 
 #: verify_gzip, whether the server sends its MD5 ETag, what catches a corrupt body.
@@ -267,57 +265,139 @@ def test_the_gzip_stream_is_decompressed_only_when_no_md5_proves_the_bytes(
 
 
 # --------------------------------------------------------------------------------- the upload
-class S3FailingAfterFirstPart(FaunaLogsToS3Operator):
-    """Part 2's upload fails, as if the network to S3 broke midway."""
+@pytest.fixture
+def s3_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Callable[..., Any]]]:
+    """botocore event handlers, ``(event, handler)``, put on every S3 client the copy makes.
 
-    def upload_part(self, client: Any, destination: Any, upload_id: str, number: int, *args: Any) -> Any:
-        if number == 2:
-            raise ConnectionError("S3 went away")
-        return super().upload_part(client, destination, upload_id, number, *args)
+    The fault is on the wire: the operator and boto3's managed transfer run as in production.
+    """
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    handlers: list[tuple[str, Callable[..., Any]]] = []
+    real_get_conn = S3Hook.get_conn
+
+    def get_conn(hook: Any) -> Any:
+        client = real_get_conn(hook)
+        for number, (event, handler) in enumerate(handlers):
+            client.meta.events.register(event, handler, unique_id=f"fauna-test-{number}")
+        return client
+
+    monkeypatch.setattr(S3Hook, "get_conn", get_conn)
+    return handlers
 
 
-class _WriterFailingAfterFirstChunk:
-    """Wraps a ``BlobWriter``: the second chunk's upload fails, as if the network to GCS broke."""
+def break_the_upload_midway(store: Store, monkeypatch: pytest.MonkeyPatch, s3_calls: list[Any]) -> list[Any]:
+    """The second part (S3) or the third chunk (GCS) fails, as if the network to the store broke."""
+    broken: list[Any] = []
+    if isinstance(store, S3Store):
 
-    def __init__(self, writer: Any, chunk_size: int) -> None:
-        self.writer, self.chunk_size, self.written = writer, chunk_size, 0
-        self.terminated = False
+        def part_number_two(params: dict[str, Any], **_: Any) -> None:
+            if params.get("PartNumber") == 2:
+                broken.append(True)
+                raise ConnectionError("S3 went away")
 
-    def write(self, data: bytes) -> int:
-        self.written += len(data)
-        if self.written > 2 * self.chunk_size:
+        s3_calls.append(("before-parameter-build.s3.UploadPart", part_number_two))
+        return broken
+    from google.cloud.storage.fileio import BlobWriter
+
+    write, terminate = BlobWriter.write, BlobWriter.terminate
+
+    def failing_write(writer: Any, data: bytes) -> int:
+        writer.written = getattr(writer, "written", 0) + len(data)
+        if writer.written > 2 * MiB:  # GCSStore's chunk_size is 1 MiB
             raise ConnectionError("GCS went away")
-        return self.writer.write(data)
+        return write(writer, data)
 
-    def close(self) -> None:
-        self.writer.close()
+    def recorded_terminate(writer: Any) -> None:
+        broken.append(True)
+        terminate(writer)
 
-    def terminate(self) -> None:
-        self.terminated = True
-        self.writer.terminate()
-
-
-class GCSFailingAfterFirstChunk(FaunaLogsToGCSOperator):
-    writers: list[_WriterFailingAfterFirstChunk] = []
-
-    def open_writer(self, blob: Any, **kwargs: Any) -> Any:
-        writer = _WriterFailingAfterFirstChunk(super().open_writer(blob, **kwargs), self.chunk_size)
-        self.writers.append(writer)
-        return writer
+    monkeypatch.setattr(BlobWriter, "write", failing_write)
+    monkeypatch.setattr(BlobWriter, "terminate", recorded_terminate)
+    return broken
 
 
 def test_upload_failing_midway_leaves_no_object_and_no_open_upload(
-    fauna: Any, store: Store, task_context: dict[str, Any]
+    fauna: Any,
+    store: Store,
+    task_context: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    s3_calls: list[Any],
 ) -> None:
     request = complete_request()
-    failing = S3FailingAfterFirstPart if isinstance(store, S3Store) else GCSFailingAfterFirstChunk
+    broken = break_the_upload_midway(store, monkeypatch, s3_calls)
 
     with pytest.raises(ConnectionError, match="went away"):
-        run(store, task_context, request.request_id, operator_class=failing)
+        run(store, task_context, request.request_id)
 
+    assert broken, "the fault struck (S3: part 2 of 3; GCS: the session was cancelled)"
     assert_nothing_left(store)
-    if failing is GCSFailingAfterFirstChunk:
-        assert GCSFailingAfterFirstChunk.writers[-1].terminated, "the resumable session is cancelled"
+
+
+def test_bytes_corrupted_in_flight_abort_the_upload_already_under_way(
+    fauna: Any,
+    store: Store,
+    task_context: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    s3_calls: list[Any],
+) -> None:
+    """A byte flipped between the file server and the upload (past the first part) is caught."""
+    import urllib3
+
+    request = complete_request()
+    stream = urllib3.response.HTTPResponse.stream
+
+    def flipping(response: Any, *args: Any, **kwargs: Any) -> Any:
+        for number, chunk in enumerate(stream(response, *args, **kwargs)):
+            yield chunk if number != 7 else bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+
+    monkeypatch.setattr(urllib3.response.HTTPResponse, "stream", flipping)
+    parts: list[int] = []
+    s3_calls.append(
+        ("before-parameter-build.s3.UploadPart", lambda params, **_: parts.append(params["PartNumber"]))
+    )
+
+    with pytest.raises(FaunaVerificationError, match="differs from the ETag") as failure:
+        run(store, task_context, request.request_id)
+
+    assert "Nothing was stored" in str(failure.value)
+    if isinstance(store, S3Store):
+        assert parts, "the managed transfer had started uploading parts before the end was read"
+    assert_nothing_left(store)
+
+
+def test_the_transfer_uploads_while_it_downloads_without_holding_the_file(
+    fauna: Any,
+    s3_bucket: str,
+    task_context: dict[str, Any],
+    s3_calls: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first part goes up before the file's last byte is read: the body is never buffered whole."""
+    from airflow_provider_fauna.transfers.checks import StreamChecks
+
+    request = complete_request()
+    total = len(fauna.file_bytes(request.request_id))
+    read = [0]
+    update = StreamChecks.update
+
+    def counted(checks: StreamChecks, chunk: bytes) -> None:
+        read[0] += len(chunk)
+        update(checks, chunk)
+
+    monkeypatch.setattr(StreamChecks, "update", counted)
+    read_when_uploading: list[int] = []
+
+    def first_part(params: dict[str, Any], **_: Any) -> None:
+        if params["PartNumber"] == 1:
+            read_when_uploading.append(read[0])
+
+    s3_calls.append(("before-parameter-build.s3.UploadPart", first_part))
+
+    run(S3Store(s3_bucket), task_context, request.request_id, upload_concurrency=1)
+
+    # One part in flight and the next being read: at most two of the 2.4 parts.
+    assert read_when_uploading and read_when_uploading[0] <= 2 * 5 * MiB < total
 
 
 # --------------------------------------------------------------------------------- orphaned uploads
@@ -334,33 +414,13 @@ class RecordingLog:
 
 
 class S3LoggingToAList(FaunaLogsToS3Operator):
-    """The S3 transfer with its log kept as text, and optionally refused the listing of open uploads."""
+    """The S3 transfer with its log kept as text."""
 
-    refuse_listing = False
     recorded = RecordingLog()
 
     @property
     def log(self) -> Any:
         return self.recorded
-
-    @property
-    def s3_hook(self) -> Any:
-        hook = super().s3_hook
-        if self.refuse_listing:
-            hook.get_conn().meta.events.register("before-call.s3.ListMultipartUploads", self._access_denied)
-        return hook
-
-    @staticmethod
-    def _access_denied(**_: Any) -> None:
-        from botocore.exceptions import ClientError
-
-        error = {"Error": {"Code": "AccessDenied", "Message": "no s3:ListBucketMultipartUploads"}}
-        raise ClientError(error, "ListMultipartUploads")
-
-
-class S3RefusedTheListing(S3LoggingToAList):
-    refuse_listing = True
-    recorded = RecordingLog()
 
 
 def open_upload(store: S3Store, key: str) -> str:
@@ -370,21 +430,40 @@ def open_upload(store: S3Store, key: str) -> str:
     return upload_id
 
 
-def test_uploads_earlier_tries_left_open_on_the_key_are_aborted_and_no_others(
-    fauna: Any, s3_bucket: str, task_context: dict[str, Any]
+def access_denied(**_: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    error = {"Error": {"Code": "AccessDenied", "Message": "no s3:ListBucketMultipartUploads"}}
+    raise ClientError(error, "ListMultipartUploads")
+
+
+@pytest.mark.parametrize("listing", ["allowed", "refused"])
+def test_uploads_earlier_tries_left_open_on_the_key_are_aborted_where_the_store_lists_them(
+    fauna: Any, s3_bucket: str, task_context: dict[str, Any], s3_calls: list[Any], listing: str
 ) -> None:
+    """moto lists and aborts them (only this key's); s3rver (501) and a role without the right cannot."""
     store = S3Store(s3_bucket)
     request = complete_request()
     orphans = [open_upload(store, DEFAULT_KEY) for _ in range(3)]
     neighbour = open_upload(store, DEFAULT_KEY + ".bak")  # shares the prefix, not the key
+    listed = [u["UploadId"] for u in store.open_uploads()]
+    if listing == "refused":
+        s3_calls.append(("before-call.s3.ListMultipartUploads", access_denied))
+    S3LoggingToAList.recorded = log = RecordingLog()
 
     run(store, task_context, request.request_id, operator_class=S3LoggingToAList)
 
     assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
-    assert [(u["Key"], u["UploadId"]) for u in store.open_uploads()] == [(DEFAULT_KEY + ".bak", neighbour)]
-    (line,) = [line for line in S3LoggingToAList.recorded.lines if "earlier tries left open" in line]
-    assert "Aborted 3 of the 3 multipart upload(s)" in line
-    assert all(upload_id in line for upload_id in orphans)
+    if listed and listing == "allowed":
+        assert [u["UploadId"] for u in store.open_uploads()] == [neighbour]
+        (line,) = [line for line in log.lines if "earlier tries left open" in line]
+        assert "Aborted 3 of the 3 multipart upload(s)" in line
+        assert all(upload_id in line for upload_id in orphans)
+    else:
+        assert sorted(u["UploadId"] for u in store.open_uploads()) == sorted(listed), (
+            "left to a lifecycle rule"
+        )
+        assert any("Could not list the open multipart uploads" in line for line in log.lines)
 
 
 class PagedUploads:
@@ -417,22 +496,6 @@ def test_the_clean_up_follows_every_page_of_open_uploads_and_matches_the_key_exa
     operator._abort_orphaned_uploads(client, Destination("s3", "bucket", "k"))
 
     assert client.aborted == ["k #0.0", "k #1.0"], "both pages read, the neighbour k.bak left alone"
-
-
-def test_a_refused_listing_of_open_uploads_does_not_stop_the_copy(
-    fauna: Any, s3_bucket: str, task_context: dict[str, Any]
-) -> None:
-    store = S3Store(s3_bucket)
-    request = complete_request()
-    orphan = open_upload(store, DEFAULT_KEY)
-
-    run(store, task_context, request.request_id, operator_class=S3RefusedTheListing)
-
-    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
-    assert [u["UploadId"] for u in store.open_uploads()] == [orphan], "left to a lifecycle rule"
-    assert any(
-        "Could not list the open multipart uploads" in line for line in S3RefusedTheListing.recorded.lines
-    )
 
 
 # --------------------------------------------------------------------------------- replace
@@ -488,108 +551,133 @@ def test_no_authorization_header_ever_reaches_the_file_url(
 
 
 def test_s3_encryption_and_acl_are_applied_as_s3hook_does(
-    fauna: Any, s3_bucket: str, task_context: dict[str, Any]
+    fauna: Any, s3_bucket: str, task_context: dict[str, Any], s3_calls: list[Any]
 ) -> None:
     store = S3Store(s3_bucket)
     request = complete_request()
+    sent: list[dict[str, Any]] = []
+    s3_calls.append(
+        ("before-parameter-build.s3.CreateMultipartUpload", lambda params, **_: sent.append(params))
+    )
 
     run(store, task_context, request.request_id, encrypt=True, acl_policy="bucket-owner-full-control")
 
-    head = store.client.head_object(Bucket=s3_bucket, Key=DEFAULT_KEY)
-    assert head["ServerSideEncryption"] == "AES256"
     assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
-    grants = store.client.get_object_acl(Bucket=s3_bucket, Key=DEFAULT_KEY)["Grants"]
-    assert any(g["Permission"] == "FULL_CONTROL" for g in grants)
+    (params,) = sent
+    assert (params["ServerSideEncryption"], params["ACL"]) == ("AES256", "bucket-owner-full-control")
+    assert params["Metadata"]["fauna-request-id"] == request.request_id
 
 
-class S3Miscounting(FaunaLogsToS3Operator):
-    """Remembers a wrong CRC-32 for each part, so S3's composite CRC-32 of the object disagrees."""
-
-    def _send_part(self, *args: Any) -> Any:
-        part = super()._send_part(*args)
-        return dataclasses.replace(part, crc32=zlib.crc32(b"other bytes"))
-
-
-class GCSMiscounting(FaunaLogsToGCSOperator):
-    """Compares the stored CRC32C with the checksum of other bytes, so the object disagrees."""
-
-    def _confirm(self, client: Any, destination: Any, download: Any, metadata: Any, crc: Any) -> None:
-        import google_crc32c
-
-        super()._confirm(client, destination, download, metadata, google_crc32c.Checksum(b"other bytes"))
-
-
-def test_object_the_store_reports_differently_is_deleted(
-    fauna: Any, store: Store, task_context: dict[str, Any]
+def test_the_aws_connections_config_kwargs_reach_the_upload(
+    fauna: Any,
+    s3_server: str,
+    s3_bucket: str,
+    task_context: dict[str, Any],
+    s3_calls: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    request = complete_request()
-    tampering = S3Miscounting if isinstance(store, S3Store) else GCSMiscounting
+    """For a store that rejects flexible checksums: ``when_required`` sends no CRC-32 of the parts."""
+    import os
 
-    with pytest.raises(FaunaVerificationError, match="It was deleted"):
-        run(store, task_context, request.request_id, operator_class=tampering)
+    from harness import aws_connection_json, conn_env_var
 
-    assert_nothing_left(store)
-
-
-class S3WithoutChecksums(FaunaLogsToS3Operator):
-    """A store that acknowledges no checksums: no CRC-32 in any answer, as from a store without them."""
-
-    hide_etag = False
-
-    @property
-    def s3_hook(self) -> Any:
-        hook = super().s3_hook
-        events = hook.get_conn().meta.events
-        for operation in ("UploadPart", "CompleteMultipartUpload", "HeadObject"):
-            events.register(f"after-call.s3.{operation}", self._hide)
-        return hook
-
-    def _hide(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        for name in [name for name in parsed if name.startswith("Checksum")]:
-            del parsed[name]
-        if self.hide_etag and model.name != "UploadPart":
-            parsed.pop("ETag", None)
-
-
-class S3WithoutChecksumsMiscounting(S3WithoutChecksums):
-    """Remembers a wrong MD5 for each part, so the multipart ETag disagrees."""
-
-    def _send_part(self, *args: Any) -> Any:
-        part = super()._send_part(*args)
-        return dataclasses.replace(part, md5=b"\0" * 16)
-
-
-class S3ReportingNothing(S3WithoutChecksums):
-    """Neither a checksum nor an ETag of the object: nothing to check it against."""
-
-    hide_etag = True
-
-
-def test_a_store_without_checksums_is_checked_by_the_multipart_etag(
-    fauna: Any, s3_bucket: str, task_context: dict[str, Any]
-) -> None:
+    config = {
+        "request_checksum_calculation": "when_required",
+        "response_checksum_validation": "when_required",
+    }
+    key = os.environ["AWS_ACCESS_KEY_ID"]  # the server's, set by s3_server
+    monkeypatch.setenv(
+        conn_env_var("aws_default"), aws_connection_json(s3_server, key=key, config_kwargs=config)
+    )
     store = S3Store(s3_bucket)
     request = complete_request()
+    headers: list[dict[str, str]] = []
+    s3_calls.append(("before-send.s3.UploadPart", lambda request, **_: headers.append(dict(request.headers))))
 
-    run(store, task_context, request.request_id, operator_class=S3WithoutChecksums)
+    run(store, task_context, request.request_id)
 
     assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
-    assert store.open_uploads() == []
+    assert len(headers) == 3, "three parts"
+    assert not any(name.lower().startswith("x-amz-checksum") for sent in headers for name in sent)
 
 
-@pytest.mark.parametrize(
-    ("tampering", "problem"),
-    [(S3WithoutChecksumsMiscounting, "ETag"), (S3ReportingNothing, "reports no checksum")],
-    ids=["etag-disagrees", "nothing-to-check"],
-)
-def test_an_object_that_cannot_be_confirmed_is_deleted(
-    fauna: Any, s3_bucket: str, task_context: dict[str, Any], tampering: type, problem: str
+# --------------------------------------------------------------------------------- what landed
+def tamper_head(**changes: Any) -> Callable[..., None]:
+    """An ``after-call`` handler that makes HeadObject report ``changes`` (``None``: drop the field)."""
+
+    def handler(parsed: dict[str, Any], **_: Any) -> None:
+        if "ContentLength" not in parsed:  # a 404: no object yet
+            return
+        for name, value in changes.items():
+            if value is None:
+                parsed.pop(name, None)
+            else:
+                parsed[name] = value(parsed) if callable(value) else value
+
+    return handler
+
+
+ZERO_MD5 = '"' + "0" * 32 + '"'
+#: What the store reports about the object, and whether the copy keeps it.
+REPORTS = {
+    "size-differs": ({"ContentLength": lambda p: p["ContentLength"] - 1}, "size"),
+    "plain-md5-etag-differs": ({"ETag": ZERO_MD5}, "ETag"),
+    "multipart-etag-differs": ({"ETag": '"' + "0" * 32 + '-3"'}, "ETag"),
+    "full-object-crc-differs": ({"ChecksumCRC32": "AAAAAA==", "ChecksumType": "FULL_OBJECT"}, "CRC-32"),
+    "etag-of-an-unknown-form": ({"ETag": '"opaque-etag-of-some-store"', "ChecksumCRC32": None}, ""),
+    "multipart-etag-of-other-parts": ({"ETag": '"' + "0" * 32 + '-7"', "ChecksumCRC32": None}, ""),
+    "composite-crc": ({"ChecksumCRC32": "AAAAAA==-3", "ChecksumType": "COMPOSITE"}, ""),
+}
+
+
+@pytest.mark.parametrize("report", list(REPORTS))
+def test_an_object_reported_different_is_deleted_and_one_in_an_unknown_form_is_kept(
+    fauna: Any, s3_bucket: str, task_context: dict[str, Any], s3_calls: list[Any], report: str
 ) -> None:
+    changes, problem = REPORTS[report]
     store = S3Store(s3_bucket)
     request = complete_request()
+    s3_calls.append(("after-call.s3.HeadObject", tamper_head(**changes)))
 
+    if not problem:
+        run(store, task_context, request.request_id)
+        assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
+        return
     with pytest.raises(FaunaVerificationError, match="It was deleted") as failure:
-        run(store, task_context, request.request_id, operator_class=tampering)
-
+        run(store, task_context, request.request_id)
     assert problem in str(failure.value)
     assert_nothing_left(store)
+
+
+def test_gcs_object_reported_different_is_deleted(
+    fauna: Any, gcs_bucket: str, task_context: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from google.cloud.storage import Blob
+
+    store = GCSStore(gcs_bucket)
+    request = complete_request()
+    monkeypatch.setattr(Blob, "crc32c", property(lambda blob: "AAAAAA=="))
+
+    with pytest.raises(FaunaVerificationError, match="It was deleted") as failure:
+        run(store, task_context, request.request_id)
+
+    assert "crc32c" in str(failure.value)
+    monkeypatch.undo()
+    assert_nothing_left(store)
+
+
+def test_an_upload_whose_answer_was_lost_but_landed_whole_is_kept(
+    fauna: Any, s3_bucket: str, task_context: dict[str, Any], s3_calls: list[Any]
+) -> None:
+    """A byte-identical object is never deleted: S3 completed it, the answer never came."""
+    store = S3Store(s3_bucket)
+    request = complete_request()
+
+    def answer_lost(**_: Any) -> None:
+        raise ConnectionError("the answer never came")
+
+    s3_calls.append(("after-call.s3.CompleteMultipartUpload", answer_lost))
+
+    assert run(store, task_context, request.request_id) == store.uri(DEFAULT_KEY)
+
+    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)

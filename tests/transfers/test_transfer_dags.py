@@ -60,18 +60,9 @@ def assert_no_secret_leaked(result: DagRunResult, fauna: Any) -> None:
     assert "X-Fauna-Signature=" not in readable
 
 
-def store_for(kind: str, request: pytest.FixtureRequest) -> Store:
-    if kind == "s3":
-        return S3Store(request.getfixturevalue("s3_bucket"))
-    return GCSStore(request.getfixturevalue("gcs_bucket"))
-
-
 # --------------------------------------------------------------------------------- three tasks
-@pytest.mark.parametrize("kind", ["s3", "gcs"])
-def test_three_task_dag_copies_each_days_export(
-    airflow_db: None, fauna: Any, kind: str, request: pytest.FixtureRequest
-) -> None:
-    store = store_for(kind, request)
+def test_three_task_dag_copies_each_days_export(airflow_db: None, fauna: Any, store: Store) -> None:
+    kind = store.kind
     transfer_task = f"to_{kind}"
 
     results = run_backfill(f"transfer_{kind}_three_tasks", NOV_2, NOV_4)
@@ -98,11 +89,8 @@ def test_three_task_dag_copies_each_days_export(
 
 
 # --------------------------------------------------------------------------------- one task
-@pytest.mark.parametrize("kind", ["s3", "gcs"])
-def test_one_task_dag_requests_defers_and_copies(
-    airflow_db: None, fauna: Any, kind: str, request: pytest.FixtureRequest
-) -> None:
-    store = store_for(kind, request)
+def test_one_task_dag_requests_defers_and_copies(airflow_db: None, fauna: Any, store: Store) -> None:
+    kind = store.kind
 
     results = run_backfill(f"transfer_{kind}_one_task", NOV_2, NOV_2 + dt.timedelta(days=1))
 
@@ -120,26 +108,27 @@ def test_one_task_dag_requests_defers_and_copies(
     assert store.open_uploads() == []
 
 
-def test_region_group_export_with_a_blocking_wait_and_a_custom_key(
-    airflow_db: None, fauna: Any, s3_bucket: str
+def test_region_group_export_with_a_blocking_wait_and_a_custom_templated_key(
+    airflow_db: None, fauna: Any, store: Store
 ) -> None:
-    store = S3Store(s3_bucket)
+    """``s3_key`` / ``object_name`` rendered by Jinja, then filled from the request: the object lands there."""
+    dag_id = f"transfer_{store.kind}_region_group_blocking"
 
-    result = run_dag("transfer_s3_region_group_blocking", NOV_2).assert_success()
+    result = run_dag(dag_id, NOV_2).assert_success()
 
     (exported,) = fauna.log_requests
     assert exported["region_group"] == "us-std" and not exported.get("database")
-    key = f"custom/transfer_s3_region_group_blocking/us-std/{exported['request_id']}/2026-11-01T00:00:00+00:00.ndjson.gz"
-    assert result.task("to_s3").return_value == store.uri(key)
+    key = f"custom/{dag_id}/us-std/{exported['request_id']}/2026-11-01T00:00:00+00:00.ndjson.gz"
+    assert result.task(f"to_{store.kind}").return_value == store.uri(key)
+    assert store.keys() == [key]
     assert store.get(key).data == fauna.file_bytes(exported["request_id"])
 
 
 # --------------------------------------------------------------------------------- replace
-@pytest.mark.parametrize("kind", ["s3", "gcs"])
 def test_rerun_is_refused_before_downloading_unless_replace(
-    airflow_db: None, fauna: Any, kind: str, request: pytest.FixtureRequest
+    airflow_db: None, fauna: Any, store: Store
 ) -> None:
-    store = store_for(kind, request)
+    kind = store.kind
     key = day_key("us-std/ECommerce", NOV_2)
     run_dag(f"transfer_{kind}_one_task", NOV_2).assert_success()
     first = store.get(key).data
@@ -240,11 +229,11 @@ def test_a_failed_export_fails_the_after_request_transfer_without_spending_its_r
 
 
 # --------------------------------------------------------------------------------- no such bucket
-@pytest.mark.parametrize(("kind", "field"), [("s3", "s3_bucket"), ("gcs", "bucket_name")])
 def test_a_bucket_that_does_not_exist_fails_the_task_before_anything_is_exported(
-    airflow_db: None, fauna: Any, request: pytest.FixtureRequest, kind: str, field: str
+    airflow_db: None, fauna: Any, store: Store
 ) -> None:
-    store_for(kind, request)  # the store runs, with its own bucket; the DAG is given another
+    # The store runs, with its own bucket; the DAG is given another.
+    kind, field = store.kind, {"s3": "s3_bucket", "gcs": "bucket_name"}[store.kind]
     result = run_dag(f"transfer_{kind}_retried", NOV_2, conf={f"{kind}_bucket": "no-such-bucket-here"})
 
     task = result.task(f"to_{kind}")

@@ -14,14 +14,9 @@ import pytest
 import requests
 
 from airflow_provider_fauna.log_requests import LogRequest
-from airflow_provider_fauna.transfers.download import (
-    FaunaVerificationError,
-    GzipCheck,
-    MiB,
-    Progress,
-    _file_session,
-    url_expires_soon,
-)
+from airflow_provider_fauna.transfers.checks import FaunaVerificationError, GzipCheck, MiB, StreamChecks
+from airflow_provider_fauna.transfers.download import Progress, url_expires_soon
+from airflow_provider_fauna.transfers.session import PresignedUrlSession as _file_session
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -71,6 +66,22 @@ def test_gzip_check_bounds_the_output_it_produces_at_once() -> None:
 def test_gzip_check_refuses_an_empty_body() -> None:
     with pytest.raises(FaunaVerificationError):
         GzipCheck().finish()
+
+
+def test_stream_checks_take_the_md5_of_each_part_across_uneven_chunks() -> None:
+    import hashlib
+    import zlib
+
+    data = os.urandom(5 * 1000 + 123)
+    checks = StreamChecks("1", part_size=1000)
+    for start in range(0, len(data), 333):  # chunks that straddle the part boundaries
+        checks.update(data[start : start + 333])
+    checks.finish()
+
+    parts = [data[i : i + 1000] for i in range(0, len(data), 1000)]
+    assert checks.part_md5s == [hashlib.md5(p).digest() for p in parts]
+    assert checks.md5.hexdigest() == hashlib.md5(data).hexdigest()
+    assert checks.crc32 == zlib.crc32(data)
 
 
 class Recorder:

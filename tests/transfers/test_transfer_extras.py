@@ -148,23 +148,3 @@ def test_on_kill_aborts_the_upload_in_flight_once() -> None:
     operator.on_kill()
 
     assert aborted == [True]
-
-
-def test_the_s3_client_names_the_operator_in_its_user_agent_without_walking_the_stack(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The amazon provider finds its caller with ``inspect.stack()`` (0.14 s a client); ours is given."""
-    import inspect
-
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_UA", '{"conn_type": "aws", "extra": {"region_name": "us-east-1"}}')
-    walked: list[int] = []
-    real_stack = inspect.stack
-    monkeypatch.setattr(inspect, "stack", lambda *a, **k: walked.append(1) or real_stack(*a, **k))
-    operator = FaunaLogsToS3Operator(
-        task_id="t", request_id="1", s3_bucket="fauna-logs", aws_conn_id="aws_ua"
-    )
-
-    client = operator.s3_hook.get_conn()
-
-    assert "Caller/FaunaLogsToS3Operator" in client.meta.config.user_agent_extra
-    assert walked == [], "no stack walk to find the caller"

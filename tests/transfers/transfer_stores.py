@@ -37,6 +37,7 @@ class Store:
     """The parts of a store the tests look at."""
 
     scheme = ""
+    kind = ""
     bucket = ""
 
     def operator(self, **kwargs: Any) -> Any:
@@ -61,6 +62,7 @@ class Store:
 
 class S3Store(Store):
     scheme = "s3"
+    kind = "s3"  # in the test DAGs' ids and task ids
 
     def __init__(self, bucket: str) -> None:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -104,6 +106,7 @@ class S3Store(Store):
 
 class GCSStore(Store):
     scheme = "gs"
+    kind = "gcs"
 
     def __init__(self, bucket: str) -> None:
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
