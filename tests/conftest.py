@@ -23,7 +23,6 @@ Fixtures (session scope unless noted):
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -159,10 +158,7 @@ def _moto_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def _s3rver_url() -> Iterator[str]:
     if not s3rver_installed():
-        message = "s3rver is not installed: run `npm ci --prefix tests/s3rver` (`make test` does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_dependency("s3rver is not installed: run `npm ci --prefix tests/s3rver` (`make test` does)")
     with s3rver_server() as url:
         yield url
 

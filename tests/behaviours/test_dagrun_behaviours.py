@@ -106,11 +106,9 @@ def test_a_request_pending_at_the_first_check_that_ends_failed_fails_the_sensor(
 
 @pytest.mark.timeout(180)
 def test_a_presigned_url_logged_by_user_code_is_masked_by_the_provider(emulator: Any, s3_server: str) -> None:
-    import boto3
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(
-        Bucket="fauna-url-logging"
-    )
+    S3Hook(aws_conn_id="aws_default").create_bucket(bucket_name="fauna-url-logging")
     if airflow_version() < (3, 0):  # the transfer's asset alias must exist, as the DAG processor makes it
         load_dag("fauna_url_logged_by_user_code").sync_to_db()
     run = run_dag("fauna_url_logged_by_user_code", dt.datetime(2026, 11, 21, tzinfo=UTC)).assert_success()

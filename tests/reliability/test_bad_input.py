@@ -82,7 +82,8 @@ PARSE = {
     ),
 }
 
-#: Per row, the exact last line of the import error: the exception and its message.
+#: Per row, the exact last line of the import error: the exception and its message. ``*`` stands
+#: for the exception of a check Airflow makes itself (its type differs between 2.11 and 3).
 PARSE_MESSAGES: dict[str, str] = {
     "request-both-scopes": "FaunaValidationError: Give either database or region_group, not both (got database='us-std/ECommerce', region_group='us-std'): a database path already names its region group.",
     "request-no-scope": "FaunaValidationError: Give database (for example 'us-std/ECommerce') or region_group (one of classic, eu-std, us-std) to say whose logs to export.",
@@ -92,8 +93,8 @@ PARSE_MESSAGES: dict[str, str] = {
     "request-negative-poll-interval": "FaunaValidationError: poll_interval=-1 must be a positive number of seconds, for example 60.",
     "request-negative-timeout": "FaunaValidationError: timeout=-5 must be a non-negative number of seconds or a timedelta.",
     "sensor-unknown-on-no-logs": "FaunaValidationError: on_no_logs='maybe' is not a policy: use 'skip' (default), 'succeed' or 'fail'.",
-    "sensor-negative-poke-interval": "ValueError: Operator arg `poke_interval` must be timedelta object or a non-negative number",
-    "sensor-negative-timeout": "ValueError: Operator arg `timeout` must be timedelta object or a non-negative number",
+    "sensor-negative-poke-interval": "*: Operator arg `poke_interval` must be timedelta object or a non-negative number",
+    "sensor-negative-timeout": "*: Operator arg `timeout` must be timedelta object or a non-negative number",
     "s3-empty-bucket": "FaunaValidationError: s3_bucket is empty: give the name of the bucket to write to.",
     "s3-invalid-bucket": "FaunaValidationError: s3_bucket='Not_A_Bucket' is not a valid S3 bucket name: 3 to 63 lowercase letters, digits, '.' and '-', beginning and ending with a letter or digit.",
     "s3-empty-key": "FaunaValidationError: s3_key is empty: give the object's name, or leave it out for the default 'fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz'.",
@@ -141,12 +142,10 @@ def test_refused_when_the_dag_file_is_parsed(fauna: Any, tmp_path: Any, name: st
     (message,) = errors.values()
     assert case.field in message, message
     last_line = message.strip().splitlines()[-1].replace("airflow_provider_fauna.exceptions.", "")
-    # Airflow 2.11.0 (the floors, make test-floors) raises its own poke_interval check as
-    # AirflowException; later releases raise ValueError, with the same text.
-    last_line = last_line.replace(
-        "airflow.exceptions.AirflowException: Operator arg", "ValueError: Operator arg"
-    )
-    assert last_line == PARSE_MESSAGES[name]
+    expected = PARSE_MESSAGES[name]
+    if expected.startswith("*: "):
+        last_line = "*: " + last_line.split(": ", 1)[1]
+    assert last_line == expected
     assert fauna.calls == []
 
 
@@ -377,8 +376,8 @@ HOOK_MESSAGES: dict[str, str] = {
     "unknown-connection": "AirflowNotFoundException: The conn_id `no_such_connection` isn't defined",
     "connection-without-key": "FaunaValidationError: Connection 'fauna_no_key' has no account key: put the account key secret (it starts with 'fnacapi') in the connection's password field.",
     "connection-host-not-http": "FaunaValidationError: Connection 'fauna_ftp_host' has host 'ftp://127.0.0.1', which is not an http(s) URL: use https://account.fauna.com (or the emulator's http://127.0.0.1:PORT).",
-    "connection-negative-timeout": 'FaunaValidationError: Connection \'fauna_bad_timeout\' has an invalid setting: timeout=-1 must be a positive number of seconds. Extras take numbers, for example {"timeout": 30, "max_retries": 4}.',
-    "connection-retries-not-a-number": "FaunaValidationError: Connection 'fauna_bad_retries' has an invalid setting: max_retries='lots' must be a whole number, 0 or more. Extras take numbers, for example {\"timeout\": 30, \"max_retries\": 4}.",
+    "connection-negative-timeout": 'FaunaValidationError: Connection \'fauna_bad_timeout\' has an invalid extra: timeout=-1 must be a positive number of seconds. Extras take numbers, for example {"timeout": 30, "max_retries": 4}.',
+    "connection-retries-not-a-number": "FaunaValidationError: Connection 'fauna_bad_retries' has an invalid extra: max_retries='lots' must be a whole number, 0 or more. Extras take numbers, for example {\"timeout\": 30, \"max_retries\": 4}.",
 }
 
 
