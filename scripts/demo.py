@@ -45,7 +45,14 @@ BIN = Path(sys.executable).parent
 
 #: What to tell, as Airflow logs it: (pattern on a log line, what to print from its groups).
 STORY: list[tuple[re.Pattern[str], str]] = [
-    # Airflow's own warnings and errors are shown as they are: the demo hides nothing wrong.
+    # Airflow warns twice while it creates the asset a new object's alias event names (its usual
+    # path for an alias); the demo tells what happened instead.
+    (
+        re.compile(r"AssetModel .*?uri='([^']+)'.* not found; cannot create asset event"),
+        "    asset event for {0}",
+    ),
+    (re.compile(r"Emitting event for inactive AssetModel"), ""),
+    # Airflow's other warnings and errors are shown as they are: the demo hides nothing wrong.
     (re.compile(r"\[(warning|error|critical)\s*\]\s*(.*)"), "  Airflow {0}: {1}"),
     (re.compile(r"\[DAG TEST\] starting task_id=(\S+)"), "  {0}: running"),
     (re.compile(r"Fauna log request (\d+) for (\S+) is (\w+)\."), "    export {0} of {1} submitted: {2}"),
@@ -114,7 +121,7 @@ def narrate(line: str) -> str | None:
     for pattern, template in STORY:
         found = pattern.search(line)
         if found:
-            return template.format(*found.groups())
+            return template.format(*found.groups()) or None
     return None
 
 
