@@ -60,6 +60,9 @@ T = TypeVar("T")
 
 #: The components of an Airflow 3 deployment, in the order :meth:`Deployment.start_all` starts them.
 COMPONENTS = ("api-server", "dag-processor", "scheduler", "triggerer")
+#: SQLite's wait for a lock, in seconds: its default of 5 s lets a CLI call fail with "database
+#: is locked" while the scheduler writes, on a loaded machine. Airflow imports this dict by name.
+SQLITE_CONNECT_ARGS: dict[str, Any] = {"timeout": 60}
 #: Terminal states of a DAG run.
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
 
@@ -133,6 +136,7 @@ class Deployment:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                 "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "harness.deployment.SQLITE_CONNECT_ARGS",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
                 "AIRFLOW__API__BASE_URL": self.api_url,
