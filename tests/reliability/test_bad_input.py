@@ -162,6 +162,7 @@ class RunCase:
 NAIVE = "2026-11-01T00:00:00"
 AWARE = "2026-11-01T00:00:00Z"
 EARLIER = "2026-10-01T00:00:00Z"
+MUCH_LATER = "2027-01-31T00:00:00Z"
 
 RUN = {
     "request-naive-start": RunCase(
@@ -179,6 +180,7 @@ RUN = {
         "request", {"time_start": AWARE, "time_end": EARLIER}, "time_end", dagrun=True, tries=1
     ),
     "request-empty-interval": RunCase("request", {"time_start": AWARE, "time_end": AWARE}, "time_end"),
+    "request-over-90-days": RunCase("request", {"time_start": AWARE, "time_end": MUCH_LATER}, "time_end"),
     "request-no-scope": RunCase("request", {"database": ""}, "database"),
     "request-unknown-region-group": RunCase(
         "request", {"database": "mars/ECommerce"}, "database", dagrun=True, tries=1
@@ -200,6 +202,7 @@ RUN = {
     "s3-empty-key": RunCase("s3", {"key": ""}, "s3_key"),
     "s3-key-unknown-placeholder": RunCase("s3", {"key": "logs/{day}.gz"}, "s3_key"),
     "s3-naive-start": RunCase("s3", {"time_start": NAIVE, "time_end": "2026-11-02T00:00:00Z"}, "time_start"),
+    "s3-over-90-days": RunCase("s3", {"time_start": AWARE, "time_end": MUCH_LATER}, "time_end"),
     "s3-connection-without-key": RunCase("s3", {"conn_id": "fauna_no_key"}, "password"),
     "gcs-empty-bucket": RunCase("gcs", {"gcs_bucket": ""}, "bucket_name"),
     "gcs-reserved-bucket": RunCase("gcs", {"gcs_bucket": "goog-logs"}, "bucket_name", dagrun=True, tries=1),
@@ -209,8 +212,6 @@ RUN = {
         "gcs", {"database": "mars/ECommerce"}, "database", dagrun=True, tries=1
     ),
 }
-# An explicit interval over 90 days is no bad input for the operators any more: they split it
-# (issue 16, tests/partitions); the hook still refuses one (HOOK_MESSAGES["over-90-days"]).
 
 #: Per row, the exact exception the task raises: ``Type: message``.
 RUN_MESSAGES: dict[str, str] = {
@@ -219,6 +220,7 @@ RUN_MESSAGES: dict[str, str] = {
     "request-not-a-time": "FaunaValidationError: time_start='yesterday' is not an ISO 8601 time: write it like '2026-11-01T00:00:00Z'.",
     "request-end-before-start": "FaunaValidationError: time_end (2026-10-01T00:00:00Z) must be after time_start (2026-11-01T00:00:00Z): the interval is [time_start, time_end) and may not be empty.",
     "request-empty-interval": "FaunaValidationError: time_end (2026-11-01T00:00:00Z) must be after time_start (2026-11-01T00:00:00Z): the interval is [time_start, time_end) and may not be empty.",
+    "request-over-90-days": "FaunaValidationError: time_start (2026-11-01T00:00:00Z) to time_end (2027-01-31T00:00:00Z) spans 91 days; the Account API allows at most 90: split it into shorter runs (a daily schedule exports one day per run).",
     "request-no-scope": "FaunaValidationError: Give database (for example 'us-std/ECommerce') or region_group (one of classic, eu-std, us-std) to say whose logs to export.",
     "request-unknown-region-group": "FaunaValidationError: database='mars/ECommerce' must begin with its region group (classic, eu-std, us-std), for example 'us-std/mars/ECommerce'.",
     "request-database-without-region-group": "FaunaValidationError: database='ECommerce' must begin with its region group (classic, eu-std, us-std), for example 'us-std/ECommerce'.",
@@ -236,6 +238,7 @@ RUN_MESSAGES: dict[str, str] = {
     "s3-empty-key": "FaunaValidationError: s3_key is empty: give the object's name, or leave it out for the default 'fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz'.",
     "s3-key-unknown-placeholder": "FaunaValidationError: s3_key='logs/{day}.gz' uses unknown placeholder(s) day: the key may use {database}, {database_name}, {date}, {end}, {region_group}, {request_id}, {scope}, {start}, {time_end}, {time_start}.",
     "s3-naive-start": "FaunaValidationError: time_start='2026-11-01T00:00:00' has no timezone: add one, for example '2026-11-01T00:00:00Z' for UTC.",
+    "s3-over-90-days": "FaunaValidationError: time_start (2026-11-01T00:00:00Z) to time_end (2027-01-31T00:00:00Z) spans 91 days; the Account API allows at most 90: split it into shorter runs (a daily schedule exports one day per run).",
     "s3-connection-without-key": "FaunaValidationError: Connection 'fauna_no_key' has no account key: put the account key secret (it starts with 'fnacapi') in the connection's password field.",
     "gcs-empty-bucket": "FaunaValidationError: bucket_name is empty: give the name of the bucket to write to.",
     "gcs-reserved-bucket": "FaunaValidationError: bucket_name='goog-logs' is not a valid GCS bucket name: 3 to 63 lowercase letters, digits, '-', '_' and '.', beginning and ending with a letter or digit, not beginning with 'goog'.",
@@ -410,6 +413,6 @@ def test_every_row_has_its_exact_message_and_the_tables_cover_every_operator_and
     assert set(PARSE_MESSAGES) == set(PARSE)
     assert set(RUN_MESSAGES) == set(RUN)
     assert set(HOOK_MESSAGES) == set(REQUEST_LOGS) | set(HOOK_CALLS)
-    assert (len(PARSE), len(RUN), len(REQUEST_LOGS), len(HOOK_CALLS)) == (22, 28, 10, 12)
+    assert (len(PARSE), len(RUN), len(REQUEST_LOGS), len(HOOK_CALLS)) == (22, 30, 10, 12)
     assert {case.operator for case in PARSE.values()} == {REQUEST, SENSOR, S3, GCS}
     assert {case.kind for case in RUN.values()} == {"request", "sensor", "s3", "gcs"}
