@@ -34,6 +34,8 @@ PYTEST_ARGS ?=
 PYTEST := -m pytest -ra --durations=10 $(PYTEST_ARGS)
 # s3rver, the second S3 server of the tests, pinned by tests/s3rver/package-lock.json.
 S3RVER := tests/s3rver/node_modules/.package-lock.json
+# The vendor's Node.js example, run against the emulator; pinned by tests/vendor_node/package-lock.json.
+VENDOR_NODE := tests/vendor_node/node_modules/.package-lock.json
 
 .PHONY: mutants dist test-floors test bench bench-quick demo docs lint test-af3 test-af2 venv venv-af3 venv-af2 pins format clean
 
@@ -55,11 +57,14 @@ docs:
 $(S3RVER): tests/s3rver/package.json tests/s3rver/package-lock.json
 	npm ci --prefix tests/s3rver --no-audit --no-fund --loglevel=error
 
+$(VENDOR_NODE): tests/vendor_node/package.json tests/vendor_node/package-lock.json
+	npm ci --prefix tests/vendor_node --no-audit --no-fund --loglevel=error
+
 dist:
 	@scripts/build-dist.sh
 
 # Builds and checks dist/ itself (scripts/build-dist.sh) before installing the wheels.
-test-floors: $(S3RVER)
+test-floors: $(S3RVER) $(VENDOR_NODE)
 	@scripts/test-floors.sh $(PYTEST_ARGS)
 
 # MUTANTS="id ..." to run only some; see `python scripts/mutants.py --list`.
@@ -92,11 +97,11 @@ lint: venv-af3
 	$(VENV_AF3)/bin/mypy tests/harness tests/conftest.py || failed=1; \
 	exit $$failed
 
-test-af3: venv-af3 $(S3RVER)
+test-af3: venv-af3 $(S3RVER) $(VENDOR_NODE)
 	@echo ">> pytest on Airflow $$($(VENV_AF3)/bin/python -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
 	$(VENV_AF3)/bin/python $(PYTEST)
 
-test-af2: venv-af2 $(S3RVER)
+test-af2: venv-af2 $(S3RVER) $(VENDOR_NODE)
 	@echo ">> pytest on Airflow $$($(VENV_AF2)/bin/python -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
 	$(VENV_AF2)/bin/python $(PYTEST)
 
