@@ -10,7 +10,7 @@
 #   make dist      build the provider's and the emulator's sdists and wheels into dist/ and check
 #                  them (twine check --strict, LICENSE/py.typed/entry point, no tests)
 #   make test-floors  the built wheels on the oldest supported versions (Airflow 2.11.0 and the
-#                  floor providers, requirements/floors.txt), the whole suite
+#                  floor providers, requirements/floors.txt), the suite less what does not depend on them
 #   make mutants   break critical behaviours one at a time (scripts/mutants.py); not in `make test`
 #   make bench     the benchmarks (python -m benchmarks); bench-quick for a ~2 min run
 #   make demo      the real pipeline locally: emulator + local S3, the example DAG for three days

@@ -72,7 +72,13 @@ import airflow_provider_fauna, fauna_emulator
 for module in (airflow_provider_fauna, fauna_emulator):
     assert "site-packages" in module.__file__, f"{module.__name__} comes from {module.__file__}, not the wheel"
 '
+# Everything that touches the provider's dependencies runs; left out is what does not depend on
+# them (the emulator's own tests, the demo, the benchmarks, the 192 MiB memory test, the s3rver
+# twin of each S3 case: the floors are about Airflow and its providers, not the store), and the
+# Airflow 3 deployment tests, which skip on 2.11 anyway. This keeps `make test` well under CI's limit.
 "$repo/$venv/bin/python" -m pytest -ra --durations=10 -p no:cacheprovider \
     --rootdir "$repo" -c "$repo/pyproject.toml" --ignore "$repo/tests/test_benchmarks_smoke.py" \
+    --ignore "$repo/tests/emulator" --ignore "$repo/tests/deployment" --ignore "$repo/tests/test_demo.py" \
+    --ignore "$repo/tests/transfers/test_transfer_memory.py" -k "not s3rver" \
     "$@" "$repo/tests"
 echo ">> the floors passed with the built wheels in $((SECONDS - start)) s"
