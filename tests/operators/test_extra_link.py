@@ -64,7 +64,7 @@ def test_link_opens_the_request_and_holds_no_secret(emulator, monkeypatch):
         with create_session() as session:
             ti = (
                 session.query(DagRun)
-                .filter(DagRun.run_id == run.run_id)
+                .filter(DagRun.dag_id == "fauna_wait_deferrable", DagRun.run_id == run.run_id)
                 .one()
                 .get_task_instance("request_logs", session=session)
             )
