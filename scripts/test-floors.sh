@@ -55,7 +55,7 @@ rm -rf "$venv"
 "$uv_bin" pip sync --quiet --python "$venv/bin/python" "$pins"
 # --no-deps, then `uv pip check`: the floors venv must already satisfy what the wheel requires;
 # a resolver would quietly upgrade past a floor instead.
-"$uv_bin" pip install --quiet --no-deps --python "$venv/bin/python" "$wheel" "$emulator_wheel"
+"$uv_bin" pip install --quiet --no-deps --compile-bytecode --python "$venv/bin/python" "$wheel" "$emulator_wheel"
 "$uv_bin" pip check --quiet --python "$venv/bin/python"
 echo ">> $venv: the built wheels on $(
     "$venv/bin/python" -c 'import importlib.metadata as m; print(", ".join(f"{d} {m.version(d)}" for d in ("apache-airflow", "apache-airflow-providers-common-compat", "apache-airflow-providers-amazon", "apache-airflow-providers-google")))'

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -158,7 +159,7 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
         """The rendered ``bucket_name``."""
         return self.bucket_name
 
-    @property
+    @cached_property
     def gcs_hook(self) -> GCSHook:
         """A ``GCSHook`` on ``gcp_conn_id``."""
         module = require_provider("airflow.providers.google.cloud.hooks.gcs", "google", type(self).__name__)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -216,9 +217,9 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
             aws_conn_id=self.aws_conn_id, transfer_config_args=transfer, extra_args=extra_args
         )
 
-    @property
+    @cached_property
     def s3_hook(self) -> S3Hook:
-        """An ``S3Hook`` on ``aws_conn_id``."""
+        """An ``S3Hook`` on ``aws_conn_id``, made once: each new hook builds a new boto3 client."""
         return self.make_hook()
 
     def check_bucket_exists(self) -> None:
