@@ -38,6 +38,7 @@ def run_airflow_cli(
     timeout: float = 300.0,
     check: bool = False,
     env: Mapping[str, str] | None = None,
+    whole_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``airflow ARGS...`` with this session's settings and return its result.
 
@@ -45,10 +46,11 @@ def run_airflow_cli(
     :param timeout: seconds before the command is killed (``subprocess.TimeoutExpired``).
     :param check: raise ``AssertionError`` with the command's output when it exits non-zero.
     :param env: variables to add to (or override in) the inherited environment.
+    :param whole_env: the command's entire environment instead (a deployment's own), ``env`` ignored.
     """
     result = subprocess.run(
         [sys.executable, "-m", "airflow", *args],
-        env=airflow_cli_env(env),
+        env=dict(whole_env) if whole_env is not None else airflow_cli_env(env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -58,7 +60,7 @@ def run_airflow_cli(
     if check and result.returncode != 0:
         raise AssertionError(
             f"`airflow {' '.join(args)}` exited {result.returncode}\n"
-            f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+            f"--- stdout ---\n{result.stdout[-8000:]}\n--- stderr ---\n{result.stderr[-8000:]}"
         )
     return result
 

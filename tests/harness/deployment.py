@@ -49,7 +49,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from harness.cli import airflow_cli_env
+from harness.cli import airflow_cli_env, run_airflow_cli
 from harness.env import airflow_settings, airflow_version
 
 if TYPE_CHECKING:
@@ -161,21 +161,7 @@ class Deployment:
     # ------------------------------------------------------------------ CLI and components
     def cli(self, *args: str, timeout: float = 300.0, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``airflow ARGS...`` against the deployment; raise with its output if it fails."""
-        result = subprocess.run(
-            [sys.executable, "-m", "airflow", *args],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check and result.returncode != 0:
-            raise DeploymentError(
-                f"`airflow {' '.join(args)}` exited {result.returncode}\n"
-                f"--- stdout ---\n{result.stdout[-4000:]}\n--- stderr ---\n{result.stderr[-4000:]}"
-            )
-        return result
+        return run_airflow_cli(*args, timeout=timeout, check=check, whole_env=self.env)
 
     def migrate(self) -> None:
         """Create the metadata DB (``airflow db migrate``)."""
