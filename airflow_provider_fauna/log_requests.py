@@ -1,7 +1,6 @@
 """What a Fauna log request is: its states, the validated input that submits one, and the answer.
 
-Input is checked against everything the API's pages state before any network call, and a
-refusal names the field and the fix (the API's own answer is a terse 400).
+Input is checked before any call, and a refusal names the field and the fix (the API's own is a terse 400).
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import pendulum
@@ -25,7 +24,7 @@ MAX_INTERVAL = timedelta(days=90)
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
-class LogRequestState(str, Enum):
+class LogRequestState(StrEnum):
     """The states of a log request, as the API spells them."""
 
     REQUESTED = "Requested"
@@ -35,9 +34,6 @@ class LogRequestState(str, Enum):
     DOES_NOT_EXIST = "DoesNotExist"
     FAILED = "Failed"
     TIMED_OUT = "TimedOut"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Terminal states that mean the export did not happen; a retry must start a fresh request.
@@ -231,13 +227,10 @@ class LogRequestSpec:
 
     def to_body(self) -> dict[str, Any]:
         """Return the JSON body of ``POST /api/v1/logs``, spelled as the current reference shows."""
-        body: dict[str, Any] = {}
-        if self.database:
-            body["database"] = self.database
-        else:
-            body["region_group"] = self.region_group
-        body["time_start"] = format_api_time(self.time_start)
-        body["time_end"] = format_api_time(self.time_end)
+        body: dict[str, Any] = (
+            {"database": self.database} if self.database else {"region_group": self.region_group}
+        )
+        body.update(time_start=format_api_time(self.time_start), time_end=format_api_time(self.time_end))
         if self.idempotency_token:
             body["idempotency_token"] = self.idempotency_token
         return body
@@ -302,8 +295,7 @@ class LogRequest:
     def to_xcom(self) -> dict[str, Any]:
         """Return a JSON-safe summary for XCom and trigger events, without the presigned URL.
 
-        The URL is a credential in whole (not only its signature), and XCom is readable by
-        anyone who can see the DAG; a task that needs the file asks for a fresh URL by
-        ``request_id``, as the transfer operators do.
+        The URL is a credential in whole and XCom is readable by anyone who sees the DAG: a task
+        that needs the file asks for a fresh URL by ``request_id``.
         """
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("presigned_url", "raw")}

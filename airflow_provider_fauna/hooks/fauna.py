@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
+import string
 import uuid
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -21,8 +21,7 @@ from airflow_provider_fauna.exceptions import (
     FaunaValidationError,
 )
 from airflow_provider_fauna.get_provider_info import CONNECTION_FIELDS, DEFAULT_HOST, UI_FIELD_BEHAVIOUR
-from airflow_provider_fauna.hooks.link_template import LINK_TEMPLATE_EXTRA, validate_link_template
-from airflow_provider_fauna.hooks.retry import RetryPolicy
+from airflow_provider_fauna.hooks.retry import RetryPolicy, parse_number
 from airflow_provider_fauna.hooks.transport import (
     USER_AGENT,
     ApiCall,
@@ -41,29 +40,12 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 30.0
 MAX_PAGE_SIZE = 100
+#: The link of the "Fauna log request" extra link when the connection's ``link_template`` extra is empty.
+DEFAULT_LINK_TEMPLATE = "https://dashboard.fauna.com/#log_request={request_id}&state={state}"
+#: The placeholders a link template may use.
+LINK_FIELDS = frozenset({"request_id", "state", "scope", "api_url"})
 #: An OAuth app id: one path segment with at least one letter or digit (never ``.`` or ``..``).
 _APP_ID = re.compile(r"^[A-Za-z0-9_\-.]*[A-Za-z0-9][A-Za-z0-9_\-.]*$")
-
-
-async def _amask_secret(secret: str) -> None:
-    """Register ``secret`` with the secrets masker from a coroutine, without blocking the loop."""
-    try:
-        from airflow.sdk.log import amask_secret
-    except ImportError:  # Airflow 2: no supervisor to tell, mask_secret only records the value
-        mask_secret(secret)
-    else:
-        await amask_secret(secret)
-
-
-def _seconds(raw: Any, name: str) -> float:
-    """Read ``raw`` as a positive, finite number of seconds, or raise ``ValueError`` naming ``name``."""
-    try:
-        seconds = float(raw)
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{name}={raw!r} must be a positive number of seconds")
-    return seconds
 
 
 def _logs_call(method: str, path: str, body: Any | None = None) -> ApiCall:
@@ -95,11 +77,36 @@ def validate_states(states: tuple[str, ...] | list[str] | None) -> tuple[str, ..
     return chosen
 
 
+def validate_link_template(conn_id: str, template: object) -> str:
+    """Return the connection's ``link_template`` extra, the default if empty, or refuse it with the fix.
+
+    :param conn_id: the connection, for the message.
+    :param template: an http(s) URL with any of the :data:`LINK_FIELDS` placeholders.
+    """
+    if template is None or template == "":
+        return DEFAULT_LINK_TEMPLATE
+    problem = ", which is not an http(s) URL template"
+    if isinstance(template, str) and template.startswith(("http://", "https://", "{api_url}")):
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        except ValueError as err:
+            problem = f" with unbalanced braces ({err})"
+        else:
+            if not (unknown := sorted(names - LINK_FIELDS)):
+                return template
+            problem = f" with unknown placeholder(s) {', '.join(unknown)}"
+    raise FaunaValidationError(
+        f"Connection {conn_id!r} has extra link_template={template!r}{problem}: for example "
+        f'"{DEFAULT_LINK_TEMPLATE}" (placeholders: {", ".join(sorted(LINK_FIELDS))}).'
+    )
+
+
 class FaunaAccountHook(BaseHook):
     """Talk to the Fauna Account API: log exports and OAuth apps.
 
     The connection holds the account key secret in its password and, optionally, the API's URL
-    in its host; extras may set ``timeout``, ``max_retries``, ``backoff_base`` and ``backoff_max``.
+    in its host; extras may set ``timeout``, ``max_retries``, ``backoff_base``, ``backoff_max``
+    and ``link_template``.
 
     :param fauna_conn_id: the Airflow connection to use.
     :param timeout: seconds one HTTP call may take; overrides the connection's extra.
@@ -123,12 +130,11 @@ class FaunaAccountHook(BaseHook):
         super().__init__(**kwargs)
         self.fauna_conn_id = fauna_conn_id
         try:
-            self.timeout = None if timeout is None else _seconds(timeout, "timeout")
+            self.timeout = None if timeout is None else parse_number(timeout, "timeout", positive=True)
         except ValueError as err:
             raise FaunaValidationError(f"{err} (the hook's timeout argument).") from None
         self.retry_policy = retry_policy
 
-    # ------------------------------------------------------------------ connection form (Airflow 2)
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Return the extras as form fields; Airflow 3 reads ``conn-fields`` from the provider info."""
@@ -151,7 +157,6 @@ class FaunaAccountHook(BaseHook):
         """Hide the fields that mean nothing to the Account API and label the rest."""
         return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
 
-    # ------------------------------------------------------------------ settings
     def _settings_from(self, conn: Connection, extra: dict[str, Any]) -> Settings:
         key = (conn.password or "").strip()
         if not key:
@@ -161,18 +166,15 @@ class FaunaAccountHook(BaseHook):
             )
         try:
             raw = extra.get("timeout")
-            timeout = self.timeout or (DEFAULT_TIMEOUT if raw in (None, "") else _seconds(raw, "timeout"))
+            timeout = self.timeout or (
+                DEFAULT_TIMEOUT if raw in (None, "") else parse_number(raw, "timeout", positive=True)
+            )
             policy = self.retry_policy or RetryPolicy.from_extra(extra)
-        except (TypeError, ValueError) as err:
+        except ValueError as err:
             raise FaunaValidationError(
-                f"Connection {self.fauna_conn_id!r} has an invalid extra: {str(err).rstrip('.')}. "
+                f"Connection {self.fauna_conn_id!r} has an invalid extra: {err}. "
                 'Extras take numbers, for example {"timeout": 30, "max_retries": 4}.'
             ) from None
-        base_url = self._base_url(conn, extra)
-        link = validate_link_template(self.fauna_conn_id, extra.get(LINK_TEMPLATE_EXTRA))
-        return Settings(base_url, key, timeout, policy, environment_proxy(base_url), link)
-
-    def _base_url(self, conn: Connection, extra: dict[str, Any]) -> str:
         host = (conn.host or "").strip() or DEFAULT_HOST
         if "://" not in host:
             host = f"{extra.get('scheme') or 'https'}://{host}"
@@ -182,10 +184,10 @@ class FaunaAccountHook(BaseHook):
                 f"Connection {self.fauna_conn_id!r} has host {host!r}, which is not an http(s) URL: "
                 f"use {DEFAULT_HOST} (or the emulator's http://127.0.0.1:PORT)."
             )
-        netloc = parts.netloc
-        if conn.port and parts.port is None:
-            netloc = f"{netloc}:{conn.port}"
-        return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+        port = f":{conn.port}" if conn.port and parts.port is None else ""
+        base_url = f"{parts.scheme}://{parts.netloc}{port}{parts.path.rstrip('/')}"
+        link = validate_link_template(self.fauna_conn_id, extra.get("link_template"))
+        return Settings(base_url, key, timeout, policy, environment_proxy(base_url), link)
 
     @cached_property
     def _settings(self) -> Settings:
@@ -198,7 +200,12 @@ class FaunaAccountHook(BaseHook):
         if "_settings" not in self.__dict__:
             conn = await get_async_connection(self.fauna_conn_id, self)
             settings = self._settings_from(conn, await get_async_extra_dejson(conn))
-            await _amask_secret(settings.key)
+            try:
+                from airflow.sdk.log import amask_secret
+            except ImportError:  # Airflow 2: no supervisor to tell, mask_secret only records the value
+                mask_secret(settings.key)
+            else:
+                await amask_secret(settings.key)
             self.__dict__["_settings"] = settings
         return self.__dict__["_settings"]
 
@@ -235,7 +242,6 @@ class FaunaAccountHook(BaseHook):
             if not token:
                 return
 
-    # ------------------------------------------------------------------ log requests
     def request_logs(
         self,
         *,
@@ -247,9 +253,8 @@ class FaunaAccountHook(BaseHook):
     ) -> LogRequest:
         """Submit a query-log export for ``[time_start, time_end)`` of a database or a region group.
 
-        Everything is validated before the call (see :class:`LogRequestSpec`). Without a token,
-        a random one is made for this call, so that the hook's own retries of a submission
-        whose answer was lost cannot start a second export.
+        Everything is validated before the call (see :class:`LogRequestSpec`). Without a token a
+        random one is made, so that the hook's own retries of a lost answer reuse it.
 
         :param time_start: start of the interval, inclusive (aware datetime or ISO 8601 with offset).
         :param time_end: end of the interval, exclusive.
@@ -316,7 +321,6 @@ class FaunaAccountHook(BaseHook):
         pages = self._pages(lambda token: _logs_call("GET", "/api/v1/logs", _with_token(body, token)))
         yield from map(LogRequest.from_api, pages)
 
-    # ------------------------------------------------------------------ OAuth apps
     def list_oauth_apps(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
         """Yield every OAuth app authorized for the account, page after page.
 
@@ -338,7 +342,6 @@ class FaunaAccountHook(BaseHook):
         self._send(ApiCall("DELETE", path, empty_ok=True, gone_ok_on_retry=True))
         self.log.info("Deleted Fauna OAuth app %s.", app_id)
 
-    # ------------------------------------------------------------------ connection test
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (the first OAuth app), once, and say what happened."""
         try:
