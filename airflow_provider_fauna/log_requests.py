@@ -66,8 +66,7 @@ def parse_time(value: datetime | str, field_name: str) -> pendulum.DateTime:
             raise FaunaValidationError(
                 f"{field_name}={value!r} is not a date and time: write it like '2026-11-01T00:00:00Z'."
             )
-        has_offset = bool(re.search(r"(Z|[+-]\d{2}:?\d{2})$", text, re.IGNORECASE))
-        if not has_offset:
+        if not re.search(r"(Z|[+-]\d{2}:?\d{2})$", text, re.IGNORECASE):
             raise FaunaValidationError(
                 f"{field_name}={value!r} has no timezone: add one, for example '{text}Z' for UTC."
             )
@@ -122,16 +121,6 @@ def validate_region_group(region_group: str) -> str:
     return region_group
 
 
-def validate_idempotency_token(token: str) -> str:
-    """Check that the token is a UUID, as the API requires, and return it in canonical form."""
-    try:
-        return str(uuid.UUID(str(token)))
-    except ValueError as err:
-        raise FaunaValidationError(
-            f"idempotency_token={token!r} is not a UUID: pass str(uuid.uuid4()) or leave it out."
-        ) from err
-
-
 def validate_request_id(request_id: Any) -> str:
     """Check a log request id before it becomes part of a URL path."""
     if not isinstance(request_id, str | int) or isinstance(request_id, bool):
@@ -153,7 +142,7 @@ def validate_request_id(request_id: Any) -> str:
 
 
 def validate_scope(database: str | None, region_group: str | None) -> tuple[str | None, str | None]:
-    """Check that exactly one of a database path and a region group is given, well formed; empty means absent."""
+    """Check that exactly one well-formed database path or region group is given (empty means absent)."""
     database = database or None
     region_group = region_group or None
     if database and region_group:
@@ -211,7 +200,13 @@ class LogRequestSpec:
                 f"{(end - start).days} days; the Account API allows at most 90: "
                 "split it into shorter runs (a daily schedule exports one day per run)."
             )
-        token = validate_idempotency_token(idempotency_token) if idempotency_token else None
+        try:  # canonical form, as the API requires a UUID
+            token = str(uuid.UUID(str(idempotency_token))) if idempotency_token else None
+        except ValueError as err:
+            raise FaunaValidationError(
+                f"idempotency_token={idempotency_token!r} is not a UUID: "
+                "pass str(uuid.uuid4()) or leave it out."
+            ) from err
         return cls(
             time_start=start,
             time_end=end,

@@ -40,9 +40,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 30.0
 MAX_PAGE_SIZE = 100
-#: The link of the "Fauna log request" extra link when the connection's ``link_template`` extra is empty.
 DEFAULT_LINK_TEMPLATE = "https://dashboard.fauna.com/#log_request={request_id}&state={state}"
-#: The placeholders a link template may use.
 LINK_FIELDS = frozenset({"request_id", "state", "scope", "api_url"})
 #: An OAuth app id: one path segment with at least one letter or digit (never ``.`` or ``..``).
 _APP_ID = re.compile(r"^[A-Za-z0-9_\-.]*[A-Za-z0-9][A-Za-z0-9_\-.]*$")
@@ -78,11 +76,7 @@ def validate_states(states: tuple[str, ...] | list[str] | None) -> tuple[str, ..
 
 
 def validate_link_template(conn_id: str, template: object) -> str:
-    """Return the connection's ``link_template`` extra, the default if empty, or refuse it with the fix.
-
-    :param conn_id: the connection, for the message.
-    :param template: an http(s) URL with any of the :data:`LINK_FIELDS` placeholders.
-    """
+    """Return the ``link_template`` extra, the default when it is empty, or refuse it naming the fix."""
     if template is None or template == "":
         return DEFAULT_LINK_TEMPLATE
     problem = ", which is not an http(s) URL template"
@@ -105,8 +99,7 @@ class FaunaAccountHook(BaseHook):
     """Talk to the Fauna Account API: log exports and OAuth apps.
 
     The connection holds the account key secret in its password and, optionally, the API's URL
-    in its host; extras may set ``timeout``, ``max_retries``, ``backoff_base``, ``backoff_max``
-    and ``link_template``.
+    in its host; its extras are described in docs/connection.rst.
 
     :param fauna_conn_id: the Airflow connection to use.
     :param timeout: seconds one HTTP call may take; overrides the connection's extra.
@@ -253,8 +246,8 @@ class FaunaAccountHook(BaseHook):
     ) -> LogRequest:
         """Submit a query-log export for ``[time_start, time_end)`` of a database or a region group.
 
-        Everything is validated before the call (see :class:`LogRequestSpec`). Without a token a
-        random one is made, so that the hook's own retries of a lost answer reuse it.
+        Everything is validated before the call. Without a token a random one is made, which the
+        hook's own retries of a lost answer reuse.
 
         :param time_start: start of the interval, inclusive (aware datetime or ISO 8601 with offset).
         :param time_end: end of the interval, exclusive.

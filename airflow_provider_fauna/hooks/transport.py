@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import requests
-import requests.auth
 import requests.utils
 from tenacity import AsyncRetrying, Retrying
 
@@ -126,13 +125,6 @@ def _unreachable(call: ApiCall, settings: Settings, error: Exception, attempt: i
     )
 
 
-class _AuthorizationAsGiven(requests.auth.AuthBase):
-    """Keep the request's own ``Authorization`` header: given no ``auth``, requests applies ``.netrc``."""
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        return request
-
-
 def send(session: requests.Session, settings: Settings, call: ApiCall, log: RetryLogger) -> Any:
     """Send ``call`` with ``requests`` under the settings' retry policy; return the answer's JSON."""
     for attempt in Retrying(**settings.policy.retry_args(log)):
@@ -145,7 +137,8 @@ def send(session: requests.Session, settings: Settings, call: ApiCall, log: Retr
                     params=call.params,
                     json=call.json,
                     headers=settings.headers,
-                    auth=_AuthorizationAsGiven(),
+                    # An auth that adds nothing: given none, requests would apply a .netrc login.
+                    auth=lambda request: request,
                     timeout=(min(10.0, settings.timeout), settings.timeout),
                     allow_redirects=False,
                 )
