@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 REGION_GROUPS: frozenset[str] = frozenset({"us-std", "eu-std", "classic"})
 MAX_INTERVAL = timedelta(days=90)
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
+#: A request or OAuth app id: one path segment with a letter or digit (never ``.`` or ``..``).
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-.]*[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
 
 class LogRequestState(StrEnum):
@@ -134,7 +136,7 @@ def validate_request_id(request_id: Any) -> str:
             "request_id is empty: pass the id returned by FaunaLogsRequestOperator "
             "(for example request_task.output)."
         )
-    if not re.match(r"^[A-Za-z0-9_\-.]+$", text) or not re.search(r"[A-Za-z0-9]", text):
+    if not ID_PATTERN.match(text):
         raise FaunaValidationError(
             f"request_id={text!r} is malformed: ids hold only letters, digits, '.', '_' and '-'."
         )

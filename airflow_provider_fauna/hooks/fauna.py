@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import string
 import uuid
 from functools import cached_property
@@ -30,7 +29,13 @@ from airflow_provider_fauna.hooks.transport import (
     environment_proxy,
     send,
 )
-from airflow_provider_fauna.log_requests import ALL_STATES, LogRequest, LogRequestSpec, validate_request_id
+from airflow_provider_fauna.log_requests import (
+    ALL_STATES,
+    ID_PATTERN,
+    LogRequest,
+    LogRequestSpec,
+    validate_request_id,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -42,16 +47,10 @@ DEFAULT_TIMEOUT = 30.0
 MAX_PAGE_SIZE = 100
 DEFAULT_LINK_TEMPLATE = "https://dashboard.fauna.com/#log_request={request_id}&state={state}"
 LINK_FIELDS = frozenset({"request_id", "state", "scope", "api_url"})
-#: An OAuth app id: one path segment with at least one letter or digit (never ``.`` or ``..``).
-_APP_ID = re.compile(r"^[A-Za-z0-9_\-.]*[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
 
 def _logs_call(method: str, path: str, body: Any | None = None) -> ApiCall:
     return ApiCall(method, path, {"type": "query"}, body)
-
-
-def _with_token(query: dict[str, Any], token: str | None) -> dict[str, Any]:
-    return {**query, "next_token": token} if token else query
 
 
 def _log_request_path(request_id: str) -> str:
@@ -225,15 +224,15 @@ class FaunaAccountHook(BaseHook):
     def _send(self, call: ApiCall) -> Any:
         return send(self._session, self._settings, call, self.log)
 
-    def _pages(self, call_for: Callable[[str | None], ApiCall]) -> Iterator[dict[str, Any]]:
-        """Yield the results of every page, following ``next_token``."""
-        token: str | None = None
+    def _pages(self, call_for: Callable[[dict[str, Any]], ApiCall], first: dict[str, Any]) -> Iterator[Any]:
+        """Yield the results of every page, sending ``first`` with each page's ``next_token``."""
+        query = first
         while True:
-            page = self._send(call_for(token)) or {}
+            page = self._send(call_for(query)) or {}
             yield from page.get("results") or []
-            token = page.get("next_token")
-            if not token:
+            if not page.get("next_token"):
                 return
+            query = {**first, "next_token": page["next_token"]}
 
     def request_logs(
         self,
@@ -311,7 +310,7 @@ class FaunaAccountHook(BaseHook):
             "states": list(validate_states(states)),
             "max_results": validate_page_size(page_size),
         }
-        pages = self._pages(lambda token: _logs_call("GET", "/api/v1/logs", _with_token(body, token)))
+        pages = self._pages(lambda query: _logs_call("GET", "/api/v1/logs", query), body)
         yield from map(LogRequest.from_api, pages)
 
     def list_oauth_apps(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
@@ -320,14 +319,14 @@ class FaunaAccountHook(BaseHook):
         :param page_size: apps per page, 1 to 100.
         """
         params = {"max_results": str(validate_page_size(page_size))}
-        yield from self._pages(lambda token: ApiCall("GET", "/api/v1/oauth/apps", _with_token(params, token)))
+        yield from self._pages(lambda query: ApiCall("GET", "/api/v1/oauth/apps", query), params)
 
     def delete_oauth_app(self, app_id: str) -> None:
         """Delete an OAuth app, which disables the integration that created it.
 
         :param app_id: the app's ``id``, as :meth:`list_oauth_apps` gives it.
         """
-        if not isinstance(app_id, str) or not _APP_ID.match(app_id):
+        if not isinstance(app_id, str) or not ID_PATTERN.match(app_id):
             raise FaunaValidationError(
                 f"app_id={app_id!r} is not an OAuth app id: take it from list_oauth_apps()."
             )

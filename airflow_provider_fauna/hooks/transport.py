@@ -222,14 +222,9 @@ async def asend(settings: Settings, call: ApiCall, log: RetryLogger) -> Any:
                     proxy=settings.proxy,
                 ) as response:
                     # errors="replace": a gateway's page in Latin-1 is a server error, as on the sync path.
-                    status, headers, text = (
-                        response.status,
-                        response.headers,
-                        await response.text(errors="replace"),
-                    )
+                    text = await response.text(errors="replace")
+                    return read_answer(call, response.status, response.headers, text, retried=number > 1)
             except (TimeoutError, aiohttp.ClientError) as err:
                 failure: Exception = err
-            else:
-                return read_answer(call, status, headers, text, retried=number > 1)
             raise _unreachable(call, settings, failure, number)
     raise AssertionError("unreachable: tenacity raises the last error")  # pragma: no cover
