@@ -92,19 +92,18 @@ def validate_database(database: str) -> str:
         raise FaunaValidationError(
             "database is empty: give the path with its region group, for example 'us-std/ECommerce'."
         )
-    segments = database.split("/")
-    region = segments[0]
+    region, *names = database.split("/")
     if region not in REGION_GROUPS:
         raise FaunaValidationError(
             f"database={database!r} must begin with its region group ({', '.join(sorted(REGION_GROUPS))}), "
             f"for example 'us-std/{database.strip('/')}'."
         )
-    if len(segments) < 2 or not all(segments[1:]):
+    if not names or not all(names):
         raise FaunaValidationError(
             f"database={database!r} names no database after the region group: "
             f"write it like '{region}/ECommerce' (or pass region_group={region!r} to export the whole group)."
         )
-    bad = [s for s in segments[1:] if not _SEGMENT.match(s)]
+    bad = [name for name in names if not _SEGMENT.match(name)]
     if bad:
         raise FaunaValidationError(
             f"database={database!r} has an invalid path segment {bad[0]!r}: "
