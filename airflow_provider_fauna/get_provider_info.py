@@ -1,7 +1,6 @@
 """What Airflow learns about this provider through the ``apache_airflow_provider`` entry point.
 
-Airflow calls :func:`get_provider_info` while it discovers providers, so this module imports
-nothing but the version: discovery must stay cheap and free of side effects.
+Airflow calls it while it discovers providers: it imports nothing but the version, to stay cheap.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from typing import Any
 
 from airflow_provider_fauna import __version__
 
-HOOK_CLASS = "airflow_provider_fauna.hooks.fauna.FaunaAccountHook"
 DEFAULT_HOST = "https://account.fauna.com"
 
 
@@ -91,7 +89,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "connection-types": [
             {
-                "hook-class-name": HOOK_CLASS,
+                "hook-class-name": "airflow_provider_fauna.hooks.fauna.FaunaAccountHook",
                 "hook-name": "Fauna",
                 "connection-type": "fauna",
                 "conn-fields": CONNECTION_FIELDS,

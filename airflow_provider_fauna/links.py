@@ -1,19 +1,15 @@
 """An operator extra link to the log request a task made.
 
-The link is computed while the task runs (when the connection is at hand) and kept in XCom,
-so the UI does not have to resolve connections to draw it. It fills the connection's
-``link_template`` extra (``airflow_provider_fauna.hooks.link_template``); without one it
-opens the Fauna dashboard with the request's id and state in the URL. It never holds a
-credential.
+The task fills the connection's ``link_template`` extra while it runs and keeps the URL in
+XCom, so the UI never resolves a connection to draw the link. It never holds a credential.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
-
-from airflow_provider_fauna.hooks.link_template import render_link
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import TaskInstanceKey
@@ -24,27 +20,25 @@ LINK_XCOM_KEY = "log_request_link"
 
 
 def log_request_url(template: str, api_url: str, request: LogRequest) -> str:
-    """Where a person can follow ``request``: the connection's link template, filled.
+    """Fill the connection's link template for ``request``; every value but ``api_url`` is URL-quoted.
 
     :param template: the hook's ``link_template`` (checked when the connection was read).
     :param api_url: the hook's ``base_url``, for templates that point at the API's own host.
     :param request: the log request the task made or waited on.
     """
-    return render_link(
-        template,
+    return template.format(
         api_url=api_url,
-        request_id=request.request_id,
-        state=request.state,
-        scope=request.scope,
+        request_id=quote(request.request_id, safe=""),
+        state=quote(request.state, safe=""),
+        scope=quote(request.scope, safe=""),
     )
 
 
 def push_no_link_yet(context: Any) -> None:
     """Store an empty link first thing, so a task that fails before its request has one anyway.
 
-    Airflow 3 draws every extra link when a task ends, failed or not; a link whose XCom does
-    not exist makes the API server log ``XCom not found`` as an error right below the task's
-    real error, which reads like a second failure.
+    Airflow 3 draws every extra link when a task ends; a missing XCom makes the API server log
+    ``XCom not found`` as an error, which reads like a second failure.
     """
     context["ti"].xcom_push(key=LINK_XCOM_KEY, value="")
 
@@ -55,5 +49,5 @@ class FaunaLogRequestLink(BaseOperatorLink):
     name = "Fauna log request"
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
-        """The URL stored by the task, or an empty string before it ran."""
+        """Return the URL stored by the task, or an empty string before it ran."""
         return XCom.get_value(key=LINK_XCOM_KEY, ti_key=ti_key) or ""

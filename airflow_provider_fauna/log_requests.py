@@ -1,7 +1,6 @@
 """What a Fauna log request is: its states, the validated input that submits one, and the answer.
 
-Input is checked against everything the API's pages state before any network call, and a
-refusal names the field and the fix (the API's own answer is a terse 400).
+Input is checked before any call, and a refusal names the field and the fix (the API's own is a terse 400).
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import pendulum
@@ -23,9 +22,11 @@ if TYPE_CHECKING:
 REGION_GROUPS: frozenset[str] = frozenset({"us-std", "eu-std", "classic"})
 MAX_INTERVAL = timedelta(days=90)
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
+#: A request or OAuth app id: one path segment with a letter or digit (never ``.`` or ``..``).
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-.]*[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
 
-class LogRequestState(str, Enum):
+class LogRequestState(StrEnum):
     """The states of a log request, as the API spells them."""
 
     REQUESTED = "Requested"
@@ -35,9 +36,6 @@ class LogRequestState(str, Enum):
     DOES_NOT_EXIST = "DoesNotExist"
     FAILED = "Failed"
     TIMED_OUT = "TimedOut"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Terminal states that mean the export did not happen; a retry must start a fresh request.
@@ -70,8 +68,7 @@ def parse_time(value: datetime | str, field_name: str) -> pendulum.DateTime:
             raise FaunaValidationError(
                 f"{field_name}={value!r} is not a date and time: write it like '2026-11-01T00:00:00Z'."
             )
-        has_offset = bool(re.search(r"(Z|[+-]\d{2}:?\d{2})$", text, re.IGNORECASE))
-        if not has_offset:
+        if not re.search(r"(Z|[+-]\d{2}:?\d{2})$", text, re.IGNORECASE):
             raise FaunaValidationError(
                 f"{field_name}={value!r} has no timezone: add one, for example '{text}Z' for UTC."
             )
@@ -95,19 +92,18 @@ def validate_database(database: str) -> str:
         raise FaunaValidationError(
             "database is empty: give the path with its region group, for example 'us-std/ECommerce'."
         )
-    segments = database.split("/")
-    region = segments[0]
+    region, *names = database.split("/")
     if region not in REGION_GROUPS:
         raise FaunaValidationError(
             f"database={database!r} must begin with its region group ({', '.join(sorted(REGION_GROUPS))}), "
             f"for example 'us-std/{database.strip('/')}'."
         )
-    if len(segments) < 2 or not all(segments[1:]):
+    if not names or not all(names):
         raise FaunaValidationError(
             f"database={database!r} names no database after the region group: "
             f"write it like '{region}/ECommerce' (or pass region_group={region!r} to export the whole group)."
         )
-    bad = [s for s in segments[1:] if not _SEGMENT.match(s)]
+    bad = [name for name in names if not _SEGMENT.match(name)]
     if bad:
         raise FaunaValidationError(
             f"database={database!r} has an invalid path segment {bad[0]!r}: "
@@ -126,16 +122,6 @@ def validate_region_group(region_group: str) -> str:
     return region_group
 
 
-def validate_idempotency_token(token: str) -> str:
-    """Check that the token is a UUID, as the API requires, and return it in canonical form."""
-    try:
-        return str(uuid.UUID(str(token)))
-    except ValueError as err:
-        raise FaunaValidationError(
-            f"idempotency_token={token!r} is not a UUID: pass str(uuid.uuid4()) or leave it out."
-        ) from err
-
-
 def validate_request_id(request_id: Any) -> str:
     """Check a log request id before it becomes part of a URL path."""
     if not isinstance(request_id, str | int) or isinstance(request_id, bool):
@@ -149,7 +135,7 @@ def validate_request_id(request_id: Any) -> str:
             "request_id is empty: pass the id returned by FaunaLogsRequestOperator "
             "(for example request_task.output)."
         )
-    if not re.match(r"^[A-Za-z0-9_\-.]+$", text) or not re.search(r"[A-Za-z0-9]", text):
+    if not ID_PATTERN.match(text):
         raise FaunaValidationError(
             f"request_id={text!r} is malformed: ids hold only letters, digits, '.', '_' and '-'."
         )
@@ -157,7 +143,7 @@ def validate_request_id(request_id: Any) -> str:
 
 
 def validate_scope(database: str | None, region_group: str | None) -> tuple[str | None, str | None]:
-    """Check that exactly one of a database path and a region group is given, well formed; empty means absent."""
+    """Check that exactly one well-formed database path or region group is given (empty means absent)."""
     database = database or None
     region_group = region_group or None
     if database and region_group:
@@ -215,7 +201,13 @@ class LogRequestSpec:
                 f"{(end - start).days} days; the Account API allows at most 90: "
                 "split it into shorter runs (a daily schedule exports one day per run)."
             )
-        token = validate_idempotency_token(idempotency_token) if idempotency_token else None
+        try:  # canonical form, as the API requires a UUID
+            token = str(uuid.UUID(str(idempotency_token))) if idempotency_token else None
+        except ValueError as err:
+            raise FaunaValidationError(
+                f"idempotency_token={idempotency_token!r} is not a UUID: "
+                "pass str(uuid.uuid4()) or leave it out."
+            ) from err
         return cls(
             time_start=start,
             time_end=end,
@@ -231,13 +223,10 @@ class LogRequestSpec:
 
     def to_body(self) -> dict[str, Any]:
         """Return the JSON body of ``POST /api/v1/logs``, spelled as the current reference shows."""
-        body: dict[str, Any] = {}
-        if self.database:
-            body["database"] = self.database
-        else:
-            body["region_group"] = self.region_group
-        body["time_start"] = format_api_time(self.time_start)
-        body["time_end"] = format_api_time(self.time_end)
+        body: dict[str, Any] = (
+            {"database": self.database} if self.database else {"region_group": self.region_group}
+        )
+        body.update(time_start=format_api_time(self.time_start), time_end=format_api_time(self.time_end))
         if self.idempotency_token:
             body["idempotency_token"] = self.idempotency_token
         return body
@@ -302,8 +291,7 @@ class LogRequest:
     def to_xcom(self) -> dict[str, Any]:
         """Return a JSON-safe summary for XCom and trigger events, without the presigned URL.
 
-        The URL is a credential in whole (not only its signature), and XCom is readable by
-        anyone who can see the DAG; a task that needs the file asks for a fresh URL by
-        ``request_id``, as the transfer operators do.
+        The URL is a credential in whole and XCom is readable by anyone who sees the DAG: a task
+        that needs the file asks for a fresh URL by ``request_id``.
         """
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("presigned_url", "raw")}

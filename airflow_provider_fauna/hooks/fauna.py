@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
+import string
 import uuid
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -21,8 +20,7 @@ from airflow_provider_fauna.exceptions import (
     FaunaValidationError,
 )
 from airflow_provider_fauna.get_provider_info import CONNECTION_FIELDS, DEFAULT_HOST, UI_FIELD_BEHAVIOUR
-from airflow_provider_fauna.hooks.link_template import LINK_TEMPLATE_EXTRA, validate_link_template
-from airflow_provider_fauna.hooks.retry import RetryPolicy
+from airflow_provider_fauna.hooks.retry import RetryPolicy, parse_number
 from airflow_provider_fauna.hooks.transport import (
     USER_AGENT,
     ApiCall,
@@ -31,7 +29,13 @@ from airflow_provider_fauna.hooks.transport import (
     environment_proxy,
     send,
 )
-from airflow_provider_fauna.log_requests import ALL_STATES, LogRequest, LogRequestSpec, validate_request_id
+from airflow_provider_fauna.log_requests import (
+    ALL_STATES,
+    ID_PATTERN,
+    LogRequest,
+    LogRequestSpec,
+    validate_request_id,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -41,37 +45,12 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 30.0
 MAX_PAGE_SIZE = 100
-#: An OAuth app id: one path segment with at least one letter or digit (never ``.`` or ``..``).
-_APP_ID = re.compile(r"^[A-Za-z0-9_\-.]*[A-Za-z0-9][A-Za-z0-9_\-.]*$")
-
-
-async def _amask_secret(secret: str) -> None:
-    """Register ``secret`` with the secrets masker from a coroutine, without blocking the loop."""
-    try:
-        from airflow.sdk.log import amask_secret
-    except ImportError:  # Airflow 2: no supervisor to tell, mask_secret only records the value
-        mask_secret(secret)
-    else:
-        await amask_secret(secret)
-
-
-def _seconds(raw: Any, name: str) -> float:
-    """Read ``raw`` as a positive, finite number of seconds, or raise ``ValueError`` naming ``name``."""
-    try:
-        seconds = float(raw)
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{name}={raw!r} must be a positive number of seconds")
-    return seconds
+DEFAULT_LINK_TEMPLATE = "https://dashboard.fauna.com/#log_request={request_id}&state={state}"
+LINK_FIELDS = frozenset({"request_id", "state", "scope", "api_url"})
 
 
 def _logs_call(method: str, path: str, body: Any | None = None) -> ApiCall:
     return ApiCall(method, path, {"type": "query"}, body)
-
-
-def _with_token(query: dict[str, Any], token: str | None) -> dict[str, Any]:
-    return {**query, "next_token": token} if token else query
 
 
 def _log_request_path(request_id: str) -> str:
@@ -95,11 +74,31 @@ def validate_states(states: tuple[str, ...] | list[str] | None) -> tuple[str, ..
     return chosen
 
 
+def validate_link_template(conn_id: str, template: object) -> str:
+    """Return the ``link_template`` extra, the default when it is empty, or refuse it naming the fix."""
+    if template is None or template == "":
+        return DEFAULT_LINK_TEMPLATE
+    problem = ", which is not an http(s) URL template"
+    if isinstance(template, str) and template.startswith(("http://", "https://", "{api_url}")):
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        except ValueError as err:
+            problem = f" with unbalanced braces ({err})"
+        else:
+            if not (unknown := sorted(names - LINK_FIELDS)):
+                return template
+            problem = f" with unknown placeholder(s) {', '.join(unknown)}"
+    raise FaunaValidationError(
+        f"Connection {conn_id!r} has extra link_template={template!r}{problem}: for example "
+        f'"{DEFAULT_LINK_TEMPLATE}" (placeholders: {", ".join(sorted(LINK_FIELDS))}).'
+    )
+
+
 class FaunaAccountHook(BaseHook):
     """Talk to the Fauna Account API: log exports and OAuth apps.
 
     The connection holds the account key secret in its password and, optionally, the API's URL
-    in its host; extras may set ``timeout``, ``max_retries``, ``backoff_base`` and ``backoff_max``.
+    in its host; its extras are described in docs/connection.rst.
 
     :param fauna_conn_id: the Airflow connection to use.
     :param timeout: seconds one HTTP call may take; overrides the connection's extra.
@@ -123,12 +122,11 @@ class FaunaAccountHook(BaseHook):
         super().__init__(**kwargs)
         self.fauna_conn_id = fauna_conn_id
         try:
-            self.timeout = None if timeout is None else _seconds(timeout, "timeout")
+            self.timeout = None if timeout is None else parse_number(timeout, "timeout", positive=True)
         except ValueError as err:
             raise FaunaValidationError(f"{err} (the hook's timeout argument).") from None
         self.retry_policy = retry_policy
 
-    # ------------------------------------------------------------------ connection form (Airflow 2)
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Return the extras as form fields; Airflow 3 reads ``conn-fields`` from the provider info."""
@@ -151,7 +149,6 @@ class FaunaAccountHook(BaseHook):
         """Hide the fields that mean nothing to the Account API and label the rest."""
         return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
 
-    # ------------------------------------------------------------------ settings
     def _settings_from(self, conn: Connection, extra: dict[str, Any]) -> Settings:
         key = (conn.password or "").strip()
         if not key:
@@ -161,18 +158,15 @@ class FaunaAccountHook(BaseHook):
             )
         try:
             raw = extra.get("timeout")
-            timeout = self.timeout or (DEFAULT_TIMEOUT if raw in (None, "") else _seconds(raw, "timeout"))
+            timeout = self.timeout or (
+                DEFAULT_TIMEOUT if raw in (None, "") else parse_number(raw, "timeout", positive=True)
+            )
             policy = self.retry_policy or RetryPolicy.from_extra(extra)
-        except (TypeError, ValueError) as err:
+        except ValueError as err:
             raise FaunaValidationError(
-                f"Connection {self.fauna_conn_id!r} has an invalid extra: {str(err).rstrip('.')}. "
+                f"Connection {self.fauna_conn_id!r} has an invalid extra: {err}. "
                 'Extras take numbers, for example {"timeout": 30, "max_retries": 4}.'
             ) from None
-        base_url = self._base_url(conn, extra)
-        link = validate_link_template(self.fauna_conn_id, extra.get(LINK_TEMPLATE_EXTRA))
-        return Settings(base_url, key, timeout, policy, environment_proxy(base_url), link)
-
-    def _base_url(self, conn: Connection, extra: dict[str, Any]) -> str:
         host = (conn.host or "").strip() or DEFAULT_HOST
         if "://" not in host:
             host = f"{extra.get('scheme') or 'https'}://{host}"
@@ -182,10 +176,10 @@ class FaunaAccountHook(BaseHook):
                 f"Connection {self.fauna_conn_id!r} has host {host!r}, which is not an http(s) URL: "
                 f"use {DEFAULT_HOST} (or the emulator's http://127.0.0.1:PORT)."
             )
-        netloc = parts.netloc
-        if conn.port and parts.port is None:
-            netloc = f"{netloc}:{conn.port}"
-        return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+        port = f":{conn.port}" if conn.port and parts.port is None else ""
+        base_url = f"{parts.scheme}://{parts.netloc}{port}{parts.path.rstrip('/')}"
+        link = validate_link_template(self.fauna_conn_id, extra.get("link_template"))
+        return Settings(base_url, key, timeout, policy, environment_proxy(base_url), link)
 
     @cached_property
     def _settings(self) -> Settings:
@@ -198,7 +192,12 @@ class FaunaAccountHook(BaseHook):
         if "_settings" not in self.__dict__:
             conn = await get_async_connection(self.fauna_conn_id, self)
             settings = self._settings_from(conn, await get_async_extra_dejson(conn))
-            await _amask_secret(settings.key)
+            try:
+                from airflow.sdk.log import amask_secret
+            except ImportError:  # Airflow 2: no supervisor to tell, mask_secret only records the value
+                mask_secret(settings.key)
+            else:
+                await amask_secret(settings.key)
             self.__dict__["_settings"] = settings
         return self.__dict__["_settings"]
 
@@ -225,17 +224,16 @@ class FaunaAccountHook(BaseHook):
     def _send(self, call: ApiCall) -> Any:
         return send(self._session, self._settings, call, self.log)
 
-    def _pages(self, call_for: Callable[[str | None], ApiCall]) -> Iterator[dict[str, Any]]:
-        """Yield the results of every page, following ``next_token``."""
-        token: str | None = None
+    def _pages(self, call_for: Callable[[dict[str, Any]], ApiCall], first: dict[str, Any]) -> Iterator[Any]:
+        """Yield the results of every page, sending ``first`` with each page's ``next_token``."""
+        query = first
         while True:
-            page = self._send(call_for(token)) or {}
+            page = self._send(call_for(query)) or {}
             yield from page.get("results") or []
-            token = page.get("next_token")
-            if not token:
+            if not page.get("next_token"):
                 return
+            query = {**first, "next_token": page["next_token"]}
 
-    # ------------------------------------------------------------------ log requests
     def request_logs(
         self,
         *,
@@ -247,9 +245,8 @@ class FaunaAccountHook(BaseHook):
     ) -> LogRequest:
         """Submit a query-log export for ``[time_start, time_end)`` of a database or a region group.
 
-        Everything is validated before the call (see :class:`LogRequestSpec`). Without a token,
-        a random one is made for this call, so that the hook's own retries of a submission
-        whose answer was lost cannot start a second export.
+        Everything is validated before the call. Without a token a random one is made, which the
+        hook's own retries of a lost answer reuse.
 
         :param time_start: start of the interval, inclusive (aware datetime or ISO 8601 with offset).
         :param time_end: end of the interval, exclusive.
@@ -313,24 +310,23 @@ class FaunaAccountHook(BaseHook):
             "states": list(validate_states(states)),
             "max_results": validate_page_size(page_size),
         }
-        pages = self._pages(lambda token: _logs_call("GET", "/api/v1/logs", _with_token(body, token)))
+        pages = self._pages(lambda query: _logs_call("GET", "/api/v1/logs", query), body)
         yield from map(LogRequest.from_api, pages)
 
-    # ------------------------------------------------------------------ OAuth apps
     def list_oauth_apps(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
         """Yield every OAuth app authorized for the account, page after page.
 
         :param page_size: apps per page, 1 to 100.
         """
         params = {"max_results": str(validate_page_size(page_size))}
-        yield from self._pages(lambda token: ApiCall("GET", "/api/v1/oauth/apps", _with_token(params, token)))
+        yield from self._pages(lambda query: ApiCall("GET", "/api/v1/oauth/apps", query), params)
 
     def delete_oauth_app(self, app_id: str) -> None:
         """Delete an OAuth app, which disables the integration that created it.
 
         :param app_id: the app's ``id``, as :meth:`list_oauth_apps` gives it.
         """
-        if not isinstance(app_id, str) or not _APP_ID.match(app_id):
+        if not isinstance(app_id, str) or not ID_PATTERN.match(app_id):
             raise FaunaValidationError(
                 f"app_id={app_id!r} is not an OAuth app id: take it from list_oauth_apps()."
             )
@@ -338,7 +334,6 @@ class FaunaAccountHook(BaseHook):
         self._send(ApiCall("DELETE", path, empty_ok=True, gone_ok_on_retry=True))
         self.log.info("Deleted Fauna OAuth app %s.", app_id)
 
-    # ------------------------------------------------------------------ connection test
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (the first OAuth app), once, and say what happened."""
         try:

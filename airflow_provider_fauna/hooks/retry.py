@@ -38,13 +38,12 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     """
     if not value:
         return None
-    value = value.strip()
     try:
         return max(0.0, float(value))
     except ValueError:
         pass
     try:
-        when = parsedate_to_datetime(value)
+        when = parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
@@ -52,20 +51,30 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-def _number(extra: dict[str, Any], key: str, *, whole: bool, minimum: int = 0) -> float:
-    """Read ``extra[key]`` as a finite number of at least ``minimum`` (``True`` is not one).
+def parse_number(
+    raw: Any, name: str, *, whole: bool = False, minimum: int = 0, positive: bool = False
+) -> float:
+    """Read ``raw`` as a finite number of at least ``minimum``, or raise ``ValueError`` naming ``name``.
 
-    :raises ValueError: naming the extra, so the message points at what to change.
+    :param whole: refuse a fraction.
+    :param positive: refuse 0 too (a number of seconds).
     """
-    raw = extra[key]
     try:
         number = math.nan if isinstance(raw, bool) else float(raw)
     except (TypeError, ValueError):
         number = math.nan
-    if not math.isfinite(number) or number < minimum or (whole and not number.is_integer()):
+    if (
+        math.isfinite(number)
+        and number >= minimum
+        and (number > 0 or not positive)
+        and (number.is_integer() or not whole)
+    ):
+        return number
+    if positive:
+        what = "a positive number of seconds"
+    else:
         what = f"a whole number, {minimum} or more" if whole else "a finite number of seconds, 0 or more"
-        raise ValueError(f"{key}={raw!r} must be {what}")
-    return number
+    raise ValueError(f"{name}={raw!r} must be {what}")
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,8 @@ class RetryPolicy:
     :param max_attempts: attempts in all, the first included (1 disables retries).
     :param backoff_base: seconds before the second attempt; doubled for each attempt after.
     :param backoff_max: the cap of one wait, ``Retry-After`` included.
-    :param jitter: wait a random time in ``[delay/2, delay]``, so that many workers retrying
-        together (a backfill) do not hit the API in step.
+    :param jitter: wait a random time in ``[delay/2, delay]``, so that workers retrying together
+        (a backfill) do not keep in step.
     :param retry_statuses: HTTP statuses worth retrying; 400/401/403/404 never are.
     """
 
@@ -89,34 +98,31 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if not isinstance(self.max_attempts, int):
             raise ValueError(f"max_attempts={self.max_attempts!r} must be a whole number.")
-        _number(vars(self), "max_attempts", whole=True, minimum=1)
-        _number(vars(self), "backoff_base", whole=False)
-        _number(vars(self), "backoff_max", whole=False)
+        parse_number(self.max_attempts, "max_attempts", whole=True, minimum=1)
+        parse_number(self.backoff_base, "backoff_base")
+        parse_number(self.backoff_max, "backoff_max")
 
     @classmethod
-    def from_extra(cls, extra: dict[str, Any], **overrides: Any) -> RetryPolicy:
-        """Build a policy from a connection's extras, with explicit arguments taking precedence.
+    def from_extra(cls, extra: dict[str, Any]) -> RetryPolicy:
+        """Build a policy from a connection's extras; an empty value means the default.
 
         :param extra: the connection's extras; ``max_retries`` counts the attempts after the first.
-        :param overrides: policy fields to set whatever the extras say (``None`` is ignored).
         :raises ValueError: a bad extra, named by its own key (``max_retries``, not ``max_attempts``).
         """
-        values: dict[str, Any] = {}
         given = {key for key, value in extra.items() if value not in (None, "")}
+        values: dict[str, Any] = {
+            key: parse_number(extra[key], key) for key in given & {"backoff_base", "backoff_max"}
+        }
         if "max_attempts" in given:
-            values["max_attempts"] = int(_number(extra, "max_attempts", whole=True, minimum=1))
+            values["max_attempts"] = int(
+                parse_number(extra["max_attempts"], "max_attempts", whole=True, minimum=1)
+            )
         if "max_retries" in given:
-            values["max_attempts"] = int(_number(extra, "max_retries", whole=True)) + 1
-        for key in given & {"backoff_base", "backoff_max"}:
-            values[key] = _number(extra, key, whole=False)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+            values["max_attempts"] = int(parse_number(extra["max_retries"], "max_retries", whole=True)) + 1
         return cls(**values)
 
     def is_retryable(self, error: BaseException) -> bool:
-        """Tell whether ``error`` is worth another attempt: a retryable status, no answer, a timeout.
-
-        :param error: what the attempt raised.
-        """
+        """Tell whether ``error`` is worth another attempt: a retryable status, no answer, a timeout."""
         if isinstance(error, FaunaApiError):
             return error.status in self.retry_statuses
         return isinstance(error, FaunaConnectionError)
@@ -124,7 +130,6 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Return the seconds to wait after attempt number ``attempt`` (1-based) failed.
 
-        :param attempt: the attempt that failed.
         :param retry_after: the wait the API asked for, if any; taken as it is, up to the cap.
         """
         if retry_after is not None:

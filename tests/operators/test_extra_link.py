@@ -16,8 +16,7 @@ from harness import (
 )
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
-from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
-from airflow_provider_fauna.hooks.link_template import DEFAULT_LINK_TEMPLATE
+from airflow_provider_fauna.hooks.fauna import DEFAULT_LINK_TEMPLATE, FaunaAccountHook
 from airflow_provider_fauna.links import FaunaLogRequestLink, log_request_url
 from airflow_provider_fauna.log_requests import LogRequest
 
