@@ -1,13 +1,13 @@
 """The rules of waiting for a log request, shared by the trigger and by tasks that wait in place.
 
 Both poll once per interval, ride out transient API errors and stop at a wall-clock deadline
-after one last status check.
+after a last status check.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -64,18 +64,13 @@ def wait_deadline(context: Any, timeout: float | None, execution_timeout: timede
     :param timeout: seconds from now.
     :param execution_timeout: the task's, a few seconds early so the last check comes before Airflow's.
     """
-    now = time.time()
-    candidates: list[float] = []
-    if timeout is not None:
-        candidates.append(now + float(timeout))
+    deadlines = [] if timeout is None else [time.time() + timeout]
     if execution_timeout is not None:
+        # Airflow's start_date is always timezone-aware; a stub task instance may have none.
         start = getattr(context.get("ti"), "start_date", None)
-        if isinstance(start, datetime):
-            begun = (start if start.tzinfo else start.replace(tzinfo=timezone.utc)).timestamp()
-        else:
-            begun = now
-        candidates.append(begun + execution_timeout.total_seconds() - DEADLINE_MARGIN)
-    return min(candidates) if candidates else None
+        begun = start.timestamp() if isinstance(start, datetime) else time.time()
+        deadlines.append(begun + execution_timeout.total_seconds() - DEADLINE_MARGIN)
+    return min(deadlines, default=None)
 
 
 def fetch_status(hook: FaunaAccountHook, request_id: str, log: TaskLogger) -> LogRequest | None:
@@ -112,10 +107,9 @@ def poll_until_terminal(
     """
     time.sleep(seconds_until(first_poll_at, deadline))
     while True:
-        request = fetch_status(hook, request_id, log)
-        if request is not None and request.is_terminal:
-            return request
-        if request is not None:
+        if (request := fetch_status(hook, request_id, log)) is not None:
+            if request.is_terminal:
+                return request
             log.info("Fauna log request %s is %s.", request_id, request.state)
         if deadline is not None and deadline - time.time() <= 0:
             raise WaitTimeout(f"Fauna log request {request_id} did not finish before the deadline.")

@@ -106,7 +106,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "token-interval-dropped",
         "data interval left out of the idempotency token",
-        "airflow_provider_fauna/idempotency.py",
+        "airflow_provider_fauna/tasks.py",
         "(dag_id, task_id, run_id, str(map_index), scope, time_start, time_end, str(generation))",
         "(dag_id, task_id, run_id, str(map_index), scope, str(generation))",
         (
@@ -116,7 +116,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "token-scope-dropped",
         "scope (database / region group) left out of the idempotency token",
-        "airflow_provider_fauna/idempotency.py",
+        "airflow_provider_fauna/tasks.py",
         "(dag_id, task_id, run_id, str(map_index), scope, time_start, time_end, str(generation))",
         "(dag_id, task_id, run_id, str(map_index), time_start, time_end, str(generation))",
         (
@@ -126,7 +126,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "token-map-index-dropped",
         "map index left out of the idempotency token",
-        "airflow_provider_fauna/idempotency.py",
+        "airflow_provider_fauna/tasks.py",
         "(dag_id, task_id, run_id, str(map_index), scope, time_start, time_end, str(generation))",
         "(dag_id, task_id, run_id, scope, time_start, time_end, str(generation))",
         (
@@ -136,7 +136,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "token-generation-dropped",
         "generation left out of the idempotency token (a Failed export is reused)",
-        "airflow_provider_fauna/idempotency.py",
+        "airflow_provider_fauna/tasks.py",
         "(dag_id, task_id, run_id, str(map_index), scope, time_start, time_end, str(generation))",
         "(dag_id, task_id, run_id, str(map_index), scope, time_start, time_end)",
         (

@@ -64,40 +64,33 @@ class FaunaLogsSensor(BaseSensorOperator):
 
     @property
     def hook(self) -> FaunaAccountHook:
-        """A hook on the sensor's connection (new per use: hooks hold no state worth keeping)."""
+        """Return a hook on the sensor's connection."""
         return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
-
-    def _fetch_status(self) -> LogRequest | None:
-        return fetch_status(self.hook, validate_request_id(self.request_id), self.log)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """Check the status once; done when the request is terminal."""
-        request = self._fetch_status()
-        if request is None or not request.is_terminal:
-            if request is not None:
-                self.log.info("Fauna log request %s is %s.", request.request_id, request.state)
-            return False
-        return PokeReturnValue(
-            is_done=True, xcom_value=settle(request, self.on_no_logs, submitted_by=submitter_of(self))
-        )
+        request = fetch_status(self.hook, validate_request_id(self.request_id), self.log)
+        if request is not None and request.is_terminal:
+            return PokeReturnValue(is_done=True, xcom_value=self._settle(request))
+        if request is not None:
+            self.log.info("Fauna log request %s is %s.", request.request_id, request.state)
+        return False
 
     def execute(self, context: Context) -> Any:
         """Poke/reschedule as any sensor, or check once and defer."""
         if not self.deferrable:
             return super().execute(context)
-        current = self._fetch_status()  # validates request_id first, failing fast on a bad one
+        hook, request_id = self.hook, validate_request_id(self.request_id)
         request = wait_or_defer(
             self,
             context,
-            self.hook,
-            validate_request_id(self.request_id),
-            current=current,
+            hook,
+            request_id,
+            current=fetch_status(hook, request_id, self.log),
             poll_interval=float(self.poke_interval),
             timeout=self.timeout,
         )
-        # Only a request that was already finished comes back: a deferrable wait resumes in
-        # execute_complete.
-        return settle(request, self.on_no_logs, submitted_by=submitter_of(self))
+        return self._settle(request)  # already finished: a deferred wait resumes in execute_complete
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: settle the request or report the timeout."""
@@ -108,4 +101,7 @@ class FaunaLogsSensor(BaseSensorOperator):
                 f"{err} (the deadline was the sensor's timeout of {self.timeout:g} s or the task's "
                 "execution_timeout, whichever came first)"
             ) from err
+        return self._settle(request)
+
+    def _settle(self, request: LogRequest) -> Any:
         return settle(request, self.on_no_logs, submitted_by=submitter_of(self))

@@ -69,9 +69,6 @@ class FaunaLogsTrigger(BaseTrigger):
             },
         )
 
-    def _time_left(self) -> float | None:
-        return None if self.end_time is None else self.end_time - time.time()
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll once per ``poll_interval``; ride out transient errors; fire one event."""
         hook = FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
@@ -101,8 +98,7 @@ class FaunaLogsTrigger(BaseTrigger):
                 if request.state != logged_state or now - logged_at >= REMINDER_SECONDS:
                     self.log.info("Fauna log request %s is %s.", self.request_id, request.state)
                     logged_state, logged_at = request.state, now
-            left = self._time_left()
-            if left is not None and left <= 0:
+            if self.end_time is not None and time.time() >= self.end_time:
                 yield TriggerEvent(
                     {
                         "status": "timeout",

@@ -8,10 +8,9 @@ import pendulum
 import pytest
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
-from airflow_provider_fauna.idempotency import derive_token
 from airflow_provider_fauna.operators.logs import FaunaLogsRequestOperator
 from airflow_provider_fauna.sensors.logs import FaunaLogsSensor
-from airflow_provider_fauna.tasks import resolve_interval
+from airflow_provider_fauna.tasks import derive_token, resolve_interval
 
 D1 = pendulum.datetime(2026, 11, 1, tz="UTC")
 D2 = pendulum.datetime(2026, 11, 2, tz="UTC")
