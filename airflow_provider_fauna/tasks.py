@@ -80,8 +80,6 @@ def resolve_interval(
 ) -> tuple[datetime | str, datetime | str]:
     """Return the interval to export: the explicit times, else the run's data interval or partition's period.
 
-    A zero-width data interval is refused rather than turned into an empty export.
-
     :param context: the task's context.
     :param time_start: the explicit start, if given.
     :param time_end: the explicit end, if given.
@@ -132,24 +130,21 @@ class SubmitsExport:
         )
 
 
-def derive_token(
-    *,
-    dag_id: str,
-    task_id: str,
-    run_id: str,
-    map_index: int,
-    scope: str,
-    time_start: str,
-    time_end: str,
-    generation: int = 0,
-) -> str:
+def derive_token(ti: Any, spec: LogRequestSpec, generation: int = 0) -> str:
     """Derive an idempotency token: the same UUID for the same task instance, request and generation.
 
     The API resolves a token to the same request for 24 hours, so a retried or cleared task finds
     the export it started; the next ``generation`` steps past one that ended ``Failed`` or ``TimedOut``.
+
+    :param ti: the task instance: its DAG, task, run and map index.
+    :param spec: the export: its scope and interval.
+    :param generation: how many failed requests of this task instance to step past.
     """
+    map_index = -1 if ti.map_index is None else ti.map_index
+    start = format_api_time(spec.time_start)
+    end = format_api_time(spec.time_end)
     name = "\x1f".join(
-        (dag_id, task_id, run_id, str(map_index), scope, time_start, time_end, str(generation))
+        (ti.dag_id, ti.task_id, ti.run_id, str(map_index), spec.scope, start, end, str(generation))
     )
     return str(uuid.uuid5(TOKEN_NAMESPACE, name))
 
@@ -159,26 +154,13 @@ def submit_reusing(
 ) -> LogRequest:
     """Submit ``spec`` under a token derived from the task instance, stepping over failed requests.
 
-    Generation 0's token finds the request an earlier try made (within 24 hours); if that one
-    ended ``Failed`` or ``TimedOut``, the next generation's token starts a fresh export.
-
     :param hook: the hook to submit with.
     :param spec: the validated export.
     :param context: the task's context, whose task instance the token is derived from.
     :param log: where a stepped-over request is reported.
     """
-    ti = context["ti"]
     for generation in range(MAX_GENERATIONS):
-        token = derive_token(
-            dag_id=ti.dag_id,
-            task_id=ti.task_id,
-            run_id=ti.run_id,
-            map_index=-1 if ti.map_index is None else ti.map_index,
-            scope=spec.scope,
-            time_start=format_api_time(spec.time_start),
-            time_end=format_api_time(spec.time_end),
-            generation=generation,
-        )
+        token = derive_token(context["ti"], spec, generation)
         request = hook.submit(dataclasses.replace(spec, idempotency_token=token))
         if not request.is_failed:
             return request
@@ -206,10 +188,7 @@ def wait_or_defer(
     ``execute_complete``), else it polls in place. The task's own status call counts as the first
     poll; after a submission the next comes :data:`FIRST_POLL_AFTER_SUBMIT` later.
 
-    :param task: the waiting task.
-    :param context: its context.
-    :param hook: the hook to poll with.
-    :param request_id: the request to wait for.
+    :param task: the waiting task: its ``deferrable``, ``execution_timeout`` and ``log``.
     :param current: the status the task has just read (``None``: the API had a bad moment).
     :param poll_interval: seconds between two status calls.
     :param timeout: seconds to wait at most; the task's ``execution_timeout`` counts too.

@@ -1,7 +1,6 @@
 """The rules of waiting for a log request, shared by the trigger and by tasks that wait in place.
 
-Both poll once per interval, ride out transient API errors and stop at a wall-clock deadline
-after a last status check.
+Both poll once per interval, ride out transient API errors and stop at a deadline after a last check.
 """
 
 from __future__ import annotations
@@ -45,11 +44,7 @@ class WaitTimeout(FaunaError):
 
 
 def seconds_until(when: float | None, deadline: float | None) -> float:
-    """Return how long to sleep before a poll due at ``when``, never past ``deadline``, never negative.
-
-    :param when: epoch seconds; ``None`` is now (so is a time already past: a trigger rebuilt late).
-    :param deadline: epoch seconds of the last check, if any.
-    """
+    """Return how long to sleep before a poll due at ``when`` (epoch seconds, ``None``: now), never past ``deadline``."""
     now = time.time()
     due = now if when is None else when
     if deadline is not None:
@@ -58,11 +53,10 @@ def seconds_until(when: float | None, deadline: float | None) -> float:
 
 
 def wait_deadline(context: Any, timeout: float | None, execution_timeout: timedelta | None) -> float | None:
-    """Return the wall-clock deadline (epoch seconds) of a wait starting now, if any.
+    """Return the deadline (epoch seconds) of a wait starting now: ``timeout`` or the task's ``execution_timeout``.
 
-    :param context: the task's context (its task instance's start counts for ``execution_timeout``).
-    :param timeout: seconds from now.
-    :param execution_timeout: the task's, a few seconds early so the last check comes before Airflow's.
+    ``execution_timeout`` counts from the task instance's start, a few seconds early so that the
+    last check comes before Airflow's own timeout.
     """
     deadlines = [] if timeout is None else [time.time() + timeout]
     if execution_timeout is not None:
@@ -74,12 +68,7 @@ def wait_deadline(context: Any, timeout: float | None, execution_timeout: timede
 
 
 def fetch_status(hook: FaunaAccountHook, request_id: str, log: TaskLogger) -> LogRequest | None:
-    """Call the API for the request's status; ``None`` when it is having a bad moment (429, 5xx, no answer).
-
-    :param hook: the hook to call with.
-    :param request_id: the request to ask about.
-    :param log: where a transient error is reported.
-    """
+    """Call the API for the request's status; ``None`` when it is having a bad moment (429, 5xx, no answer)."""
     try:
         return hook.get_log_request(request_id)
     except TRANSIENT_ERRORS as err:
@@ -98,11 +87,8 @@ def poll_until_terminal(
 ) -> LogRequest:
     """Block until the request is terminal, as the trigger would wait; raise :class:`WaitTimeout` after a last check.
 
-    :param hook: the hook to call with.
-    :param request_id: the request to wait for.
     :param poll_interval: seconds between two status calls.
     :param deadline: epoch seconds, if any.
-    :param log: where progress is reported.
     :param first_poll_at: epoch seconds of the first status call; ``None`` for at once.
     """
     time.sleep(seconds_until(first_poll_at, deadline))
@@ -111,16 +97,13 @@ def poll_until_terminal(
             if request.is_terminal:
                 return request
             log.info("Fauna log request %s is %s.", request_id, request.state)
-        if deadline is not None and deadline - time.time() <= 0:
+        if deadline is not None and time.time() >= deadline:
             raise WaitTimeout(f"Fauna log request {request_id} did not finish before the deadline.")
         time.sleep(seconds_until(time.time() + poll_interval, deadline))
 
 
 def read_trigger_event(event: dict[str, Any] | None) -> LogRequest:
-    """Return the terminal request a :class:`FaunaLogsTrigger` event carries, or raise the error it reports.
-
-    :param event: the event's payload.
-    """
+    """Return the terminal request a :class:`FaunaLogsTrigger` event carries, or raise the error it reports."""
     if not event:
         raise FaunaError("The Fauna logs trigger fired without an event.")
     status = event.get("status")

@@ -28,20 +28,16 @@ if TYPE_CHECKING:
 class FaunaLogsSensor(BaseSensorOperator):
     """Wait for a Fauna log request to reach a terminal state.
 
-    ``Complete`` succeeds and returns the request's details (without the presigned URL);
-    ``Failed`` and ``TimedOut`` fail the task, naming the request and interval;
-    ``DoesNotExist`` (no logs in the interval) follows ``on_no_logs``.
-
-    In deferrable mode it checks once and defers only if the request is still in progress;
-    the sensor's ``timeout`` and the task's ``execution_timeout`` become the trigger's
-    deadline, with a last status check before a timeout is declared.
+    ``Complete`` returns the request's details (without the presigned URL); ``Failed`` and
+    ``TimedOut`` fail the task; ``DoesNotExist`` (no logs) follows ``on_no_logs``. Deferrable, it
+    checks once and defers only if the request is still in progress, its ``timeout`` and the
+    task's ``execution_timeout`` the trigger's deadline. ``poke_interval`` spaces status calls in
+    every mode.
 
     :param request_id: the id returned by :class:`FaunaLogsRequestOperator` (templated).
     :param fauna_conn_id: the Fauna connection (templated).
     :param on_no_logs: ``"skip"`` (default), ``"succeed"`` or ``"fail"`` for ``DoesNotExist``.
     :param deferrable: wait on the triggerer; defaults to ``[operators] default_deferrable``.
-
-    ``poke_interval`` is the wait between two status calls in every mode.
     """
 
     template_fields: Sequence[str] = ("request_id", "fauna_conn_id")
@@ -80,7 +76,8 @@ class FaunaLogsSensor(BaseSensorOperator):
         """Poke/reschedule as any sensor, or check once and defer."""
         if not self.deferrable:
             return super().execute(context)
-        hook, request_id = self.hook, validate_request_id(self.request_id)
+        hook = self.hook
+        request_id = validate_request_id(self.request_id)
         request = wait_or_defer(
             self,
             context,

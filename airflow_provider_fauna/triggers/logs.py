@@ -1,9 +1,4 @@
-"""Wait for a log request on the triggerer, without holding a worker slot.
-
-The trigger keeps no state between runs: rebuilt from :meth:`serialize` after a triggerer
-restart, it polls the same request again. Its deadline and first poll travel as epoch seconds,
-so a restart neither extends the one nor delays the other.
-"""
+"""Wait for a log request on the triggerer, without holding a worker slot."""
 
 from __future__ import annotations
 
@@ -27,7 +22,9 @@ REMINDER_SECONDS = 600.0
 class FaunaLogsTrigger(BaseTrigger):
     """Poll a Fauna log request until it reaches a terminal state or the deadline passes.
 
-    Fires exactly one event, whose payload has ``status``:
+    Rebuilt from :meth:`serialize` after a triggerer restart, it polls the same request again; its
+    times are epoch seconds, so a restart neither extends the deadline nor delays the first poll.
+    It fires one event, whose payload has ``status``:
 
     - ``"terminal"``: the request ended; ``request`` holds its XCom-safe details.
     - ``"timeout"``: ``end_time`` passed; a last status check was made first.
@@ -37,8 +34,7 @@ class FaunaLogsTrigger(BaseTrigger):
     :param fauna_conn_id: the Fauna connection.
     :param end_time: the deadline, as epoch seconds (``time.time()``), or ``None`` for none.
     :param poll_interval: the wait between two status calls, in seconds.
-    :param first_poll_at: when to make the first status call, as epoch seconds; ``None`` for at
-        once. Operators pass one ``poll_interval`` after the status they read before deferring.
+    :param first_poll_at: when to make the first status call, as epoch seconds; ``None`` for at once.
     """
 
     def __init__(
