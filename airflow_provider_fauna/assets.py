@@ -37,9 +37,8 @@ def announce(
 ) -> None:
     """Fill the outlet events of a transfer that ended: the object at ``uri``, or none.
 
-    Airflow emits the events of declared assets itself when the task succeeds (with the run's
-    partition key on Airflow 3.2+); this gives them their extra. Aliases get the object's own
-    asset, only when an object was written.
+    Airflow emits the events of declared assets when the task succeeds; this gives them their
+    extra. An alias gets the object's own asset, only when an object was written.
     """
     outlet_events = context.get("outlet_events")
     if outlet_events is None:  # a context built by hand, without Airflow's accessors
@@ -62,11 +61,8 @@ def announce(
 
 
 def _alias_registered(name: str, operator: BaseOperator) -> bool:
-    """Whether Airflow 2.11 can record an event through alias ``name`` (always on Airflow 3).
-
-    Airflow 2.11 fails the finished task over an alias missing from the metadata DB, as for a
-    DAG no DAG processor has parsed yet: then the event is left out rather than the copy failed.
-    """
+    # Airflow 2.11 fails the finished task over an alias missing from the metadata DB (a DAG no
+    # DAG processor has parsed yet): then the event is left out rather than the copy failed.
     try:
         from airflow.models.dataset import DatasetAliasModel
     except ImportError:  # Airflow 3 records it either way

@@ -55,10 +55,10 @@ def settle(request: LogRequest, on_no_logs: str, *, submitted_by: str | None = N
 
     :param request: the terminal request.
     :param on_no_logs: the policy for ``DoesNotExist``.
-    :param submitted_by: ``None`` when the settling task submitted the request itself, so that its
-        retry submits a fresh one; otherwise the task that did, for a task that only waited.
-    :raises FaunaLogRequestFailed: ``Failed`` or ``TimedOut``; :class:`FaunaWaitedRequestFailed`,
-        not retried, when the task only waited, since its retry would wait on the same request.
+    :param submitted_by: ``None`` when the settling task submitted the request itself (its retry
+        submits a fresh one); else the task that did, for a task that only waited.
+    :raises FaunaLogRequestFailed: ``Failed`` or ``TimedOut``; :class:`FaunaWaitedRequestFailed`
+        (not retried) when the task only waited.
     :raises AirflowSkipException: no logs, with ``on_no_logs="skip"``.
     :raises FaunaNoLogsError: no logs, with ``on_no_logs="fail"``.
     """

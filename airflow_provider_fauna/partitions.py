@@ -1,8 +1,7 @@
 """The period a partitioned DAG run covers (Airflow 3.2+), and its partition key in XCom.
 
-A ``CronPartitionTimetable`` run has no data interval but a ``partition_date``: it covers
-``[partition_date, the timetable's next tick)``, the tick asked of the timetable itself so that
-the period matches the partitions the scheduler makes. The daily-partitions guide has the rules.
+A ``CronPartitionTimetable`` run covers ``[partition_date, the timetable's next tick)``, the tick
+asked of the timetable itself so that the period matches the partitions the scheduler makes.
 """
 
 from __future__ import annotations
@@ -44,10 +43,9 @@ def partition_key(context: Mapping[str, Any]) -> str | None:
 
 
 def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
-    """Return the period of a partitioned run: ``[partition_date, next tick of the DAG's timetable)``.
+    """Return the period of a partitioned run, ``None`` for a run without a partition key.
 
-    Return ``None`` when the run has no partition key. Refuse a partitioned run whose period
-    cannot be known, or is longer than the Account API's 90 days, naming the fix.
+    Refuse a partitioned run whose period cannot be known, or is over 90 days, naming the fix.
 
     :param context: the task's context; reads ``partition_key``, ``partition_date`` and ``dag``.
     """

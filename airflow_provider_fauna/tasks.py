@@ -42,9 +42,6 @@ def validate_scope_arguments(database: str | None, region_group: str | None) -> 
     """Refuse an impossible scope when the DAG is parsed, as far as it is known then.
 
     A templated argument is only known once rendered; ``LogRequestSpec.build`` checks it then.
-
-    :param database: the operator's ``database`` argument.
-    :param region_group: the operator's ``region_group`` argument.
     """
     if not (is_templated(database) or is_templated(region_group)):
         validate_scope(database, region_group)
@@ -78,12 +75,7 @@ def validate_timeout(timeout: float | timedelta | None) -> float | None:
 def resolve_interval(
     context: Context, time_start: datetime | str | None, time_end: datetime | str | None
 ) -> tuple[datetime | str, datetime | str]:
-    """Return the interval to export: the explicit times, else the run's data interval or partition's period.
-
-    :param context: the task's context.
-    :param time_start: the explicit start, if given.
-    :param time_end: the explicit end, if given.
-    """
+    """Return the interval to export: the explicit times, else the run's data interval or partition's period."""
     start = time_start if time_start not in (None, "") else context.get("data_interval_start")
     end = time_end if time_end not in (None, "") else context.get("data_interval_end")
     if not (time_start and time_end) and (period := partition_period(context)) is not None:
@@ -120,10 +112,7 @@ class SubmitsExport:
         return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
 
     def build_spec(self, context: Context) -> LogRequestSpec:
-        """Validate the rendered arguments into the export to submit (no network call).
-
-        :param context: the task's context.
-        """
+        """Validate the rendered arguments into the export to submit (no network call)."""
         start, end = resolve_interval(context, self.time_start, self.time_end)
         return LogRequestSpec.build(
             database=self.database, region_group=self.region_group, time_start=start, time_end=end
@@ -154,8 +143,6 @@ def submit_reusing(
 ) -> LogRequest:
     """Submit ``spec`` under a token derived from the task instance, stepping over failed requests.
 
-    :param hook: the hook to submit with.
-    :param spec: the validated export.
     :param context: the task's context, whose task instance the token is derived from.
     :param log: where a stepped-over request is reported.
     """

@@ -20,10 +20,7 @@ _QUERY = re.compile(r"\?[^\s'\"<>()\[\]{}*]+")
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` as ``scheme://host[:port]/***``: no user info, path, query or fragment.
-
-    A string that is not a URL with a host becomes ``***`` whole.
-    """
+    """Return ``url`` as ``scheme://host[:port]/***``, or ``***`` for a string that is not a URL with a host."""
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
