@@ -1,7 +1,6 @@
 """Apache Airflow provider for the Fauna Account API.
 
-Nothing here touches the network or imports Airflow's heavy modules: Airflow imports every
-provider's package while it starts, so this module only states the version.
+Airflow imports every provider's package while it starts, so this module only states the version.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
-"""Typed errors of the Fauna Account API.
+"""Typed errors of the Fauna Account API; no message ever holds the account key.
 
-Callers branch on the type, not the text. Errors a retry of the task cannot cure are also
-``AirflowFailException``, so the task fails without spending its retries. No message ever
-holds the account key: exception text lands in task logs and in the UI.
+Errors a retry of the task cannot cure are also ``AirflowFailException``, so the task fails
+without spending its retries.
 """
 
 from __future__ import annotations
@@ -70,10 +69,7 @@ class FaunaLogRequestFailed(FaunaError):
 
 
 class FaunaWaitedRequestFailed(FaunaLogRequestFailed, AirflowFailException):
-    """A log request this task waited on, but did not submit, ended ``Failed`` or ``TimedOut``.
-
-    A retry would wait on the very same failed request: the task that submitted it must run again.
-    """
+    """A log request this task waited on but did not submit ended: only its submitter's retry can help."""
 
 
 class FaunaNoLogsError(FaunaError):

@@ -1,18 +1,12 @@
 """The period a partitioned DAG run covers (Airflow 3.2+), and its partition key in XCom.
 
-A run of a DAG scheduled with ``CronPartitionTimetable`` has no data interval: it carries
-``partition_key`` and ``partition_date`` instead, where ``partition_date`` is one tick of the
-timetable's cron. The run covers ``[partition_date, the next tick)``, for example one day for
-``"0 0 * * *"``. That next tick is asked of the timetable itself (its own
-``iter_partition_dagrun_infos``, which ``airflow backfill create`` uses to make the runs), so the
-period cannot disagree with the partitions the scheduler made, daylight-saving changes included.
-
-On Airflow 2.11 and on runs that are not partitioned there is no ``partition_key``, and
-:func:`partition_period` answers ``None``.
+A ``CronPartitionTimetable`` run covers ``[partition_date, the timetable's next tick)``, the tick
+asked of the timetable itself so that the period matches the partitions the scheduler makes.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,8 +23,6 @@ if TYPE_CHECKING:
 
 #: How far past ``partition_date`` the next tick is looked for: a yearly cron's period.
 TICK_HORIZON = timedelta(days=367)
-#: The key, in the ``log_request`` XCom, of the partition the request was made for.
-PARTITION_KEY_FIELD = "partition_key"
 
 EXPLICIT_FIX = "or pass time_start and time_end explicitly"
 
@@ -45,25 +37,23 @@ class PartitionPeriod:
 
 
 def partition_key(context: Mapping[str, Any]) -> str | None:
-    """The run's partition key, or ``None`` (not partitioned, or Airflow before 3.2)."""
+    """Return the run's partition key, or ``None`` (not partitioned, or Airflow before 3.2)."""
     key = context.get("partition_key")
     return str(key) if key not in (None, "") else None
 
 
 def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
-    """The period of a partitioned run: ``[partition_date, next tick of the DAG's timetable)``.
+    """Return the period of a partitioned run, ``None`` for a run without a partition key.
 
-    Return ``None`` when the run has no partition key. Refuse a partitioned run whose period
-    cannot be known, or is longer than the Account API's 90 days, naming the fix.
+    Refuse a partitioned run whose period cannot be known, or is over 90 days, naming the fix.
 
     :param context: the task's context; reads ``partition_key``, ``partition_date`` and ``dag``.
     """
     key = partition_key(context)
     if key is None:
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
-        if start is not None and start != end:  # an ordinary run: no need to ask the timetable
-            return None
-        if getattr(_core_timetable(context), "partitioned", False):
+        # Only a run without a data interval can be a partitioned DAG's: others skip the timetable.
+        if (start is None or start == end) and getattr(_core_timetable(context), "partitioned", False):
             raise FaunaValidationError(
                 "This run of a partitioned DAG has no partition key, so the period to export is unknown "
                 "(airflow dags test, and a trigger without a partition key, set none): let the scheduler "
@@ -105,43 +95,34 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
 
 
 def _core_timetable(context: Mapping[str, Any]) -> Any:
-    """The scheduler's form of the DAG's timetable, the one that computes ticks (``None``: no DAG).
-
-    The DAG a task sees holds the authoring (``airflow.sdk``) timetable, which only describes
-    the schedule; ``coerce_to_core_timetable`` is how Airflow itself turns it into the core one.
-    """
+    """The scheduler's form of the DAG's timetable, the one that computes ticks (``None``: no DAG)."""
     timetable = getattr(context.get("dag"), "timetable", None)
     if timetable is None:
         return None
     try:
+        # How Airflow itself turns the authoring timetable a task sees into the core one.
         from airflow.serialization.encoders import coerce_to_core_timetable
-    except ImportError:  # a worker without airflow-core: the timetable cannot compute ticks here
-        return timetable
-    try:
+
         return coerce_to_core_timetable(timetable)
-    except Exception:  # a custom timetable that does not serialize: it lists no partitions either
+    except Exception:  # no airflow-core on this worker, or a custom timetable that does not serialize
         return timetable
 
 
 def _ticks_from(timetable: Any, start: pendulum.DateTime, key: str) -> list[pendulum.DateTime]:
     """The first two partition dates at or after ``start``, as the timetable's backfill yields them."""
     iterate = getattr(timetable, "iter_partition_dagrun_infos", None)
-    zone = getattr(timetable, "_timezone", None) or getattr(timetable, "timezone", None) or "UTC"
     if iterate is None or not getattr(timetable, "partitioned", False):
         raise _no_period(key, timetable, "it is not partitioned")
-    # The bounds are read as wall-clock times in the timetable's zone (see
-    # ``localize_partition_datetime``), so they are handed over in that zone.
+    # The bounds are read as wall-clock times in the timetable's zone, so they are given in it.
+    zone = getattr(timetable, "_timezone", None) or getattr(timetable, "timezone", None) or "UTC"
     local = start.in_timezone(zone)
     try:
         infos = iterate(earliest=local, latest=local + TICK_HORIZON)
-        ticks = []
-        for info in infos:
-            ticks.append(pendulum.instance(info.partition_date).in_timezone("UTC"))
-            if len(ticks) == 2:
-                break
+        return [
+            pendulum.instance(info.partition_date).in_timezone("UTC") for info in itertools.islice(infos, 2)
+        ]
     except NotImplementedError as err:
         raise _no_period(key, timetable, str(err)) from None
-    return ticks
 
 
 def _no_period(key: str, timetable: Any, why: str) -> FaunaValidationError:
@@ -153,9 +134,8 @@ def _no_period(key: str, timetable: Any, why: str) -> FaunaValidationError:
 
 
 def request_details(request: LogRequest, context: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``log_request`` XCom: the request's details, and the run's partition key when it has one."""
+    """Return the ``log_request`` XCom: the request's details, and the run's partition key if it has one."""
     details = request.to_xcom()
-    key = partition_key(context)
-    if key is not None:
-        details[PARTITION_KEY_FIELD] = key
+    if (key := partition_key(context)) is not None:
+        details["partition_key"] = key
     return details

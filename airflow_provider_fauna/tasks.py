@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
-from airflow_provider_fauna.idempotency import derive_token
 from airflow_provider_fauna.log_requests import (
     LogRequest,
     LogRequestSpec,
@@ -33,30 +34,20 @@ MAX_GENERATIONS = 50
 LOG_REQUEST_XCOM_KEY = "log_request"
 #: The first status call after a submission: short exports are done in a few seconds.
 FIRST_POLL_AFTER_SUBMIT = 1.0
-
-ZERO_WIDTH_FIX = (
-    "This happens with schedule='@daily' on Airflow 3, whose CronTriggerTimetable gives "
-    "start == end. Give the DAG an interval timetable, for example "
-    "schedule=CronDataIntervalTimetable('@daily', timezone='UTC') or "
-    "CronTriggerTimetable('@daily', timezone='UTC', interval=timedelta(days=1)), "
-    "or pass time_start and time_end explicitly."
-)
+#: Fixed namespace of this provider's idempotency tokens (uuid5 of the distribution name).
+TOKEN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "airflow-provider-fauna")
 
 
 def validate_scope_arguments(database: str | None, region_group: str | None) -> None:
     """Refuse an impossible scope when the DAG is parsed, as far as it is known then.
 
     A templated argument is only known once rendered; ``LogRequestSpec.build`` checks it then.
-
-    :param database: the operator's ``database`` argument.
-    :param region_group: the operator's ``region_group`` argument.
     """
     if not (is_templated(database) or is_templated(region_group)):
         validate_scope(database, region_group)
-        return
-    if database and not is_templated(database):
+    elif database and not is_templated(database):
         validate_database(database)
-    if region_group and not is_templated(region_group):
+    elif region_group and not is_templated(region_group):
         validate_region_group(region_group)
 
 
@@ -84,14 +75,7 @@ def validate_timeout(timeout: float | timedelta | None) -> float | None:
 def resolve_interval(
     context: Context, time_start: datetime | str | None, time_end: datetime | str | None
 ) -> tuple[datetime | str, datetime | str]:
-    """Return the interval to export: the explicit times, else the run's data interval or partition's period.
-
-    A zero-width data interval is refused rather than turned into an empty export.
-
-    :param context: the task's context.
-    :param time_start: the explicit start, if given.
-    :param time_end: the explicit end, if given.
-    """
+    """Return the interval to export: the explicit times, else the run's data interval or partition's period."""
     start = time_start if time_start not in (None, "") else context.get("data_interval_start")
     end = time_end if time_end not in (None, "") else context.get("data_interval_end")
     if not (time_start and time_end) and (period := partition_period(context)) is not None:
@@ -104,29 +88,13 @@ def resolve_interval(
     if isinstance(start, datetime) and isinstance(end, datetime) and start == end:
         raise FaunaValidationError(
             f"The run's data interval is zero-width ({start.isoformat()} to {end.isoformat()}), "
-            f"which would export nothing. {ZERO_WIDTH_FIX}"
+            "which would export nothing. This happens with schedule='@daily' on Airflow 3, whose "
+            "CronTriggerTimetable gives start == end. Give the DAG an interval timetable, for example "
+            "schedule=CronDataIntervalTimetable('@daily', timezone='UTC') or "
+            "CronTriggerTimetable('@daily', timezone='UTC', interval=timedelta(days=1)), "
+            "or pass time_start and time_end explicitly."
         )
     return start, end
-
-
-def spec_for_run(
-    context: Context,
-    *,
-    database: str | None,
-    region_group: str | None,
-    time_start: datetime | str | None,
-    time_end: datetime | str | None,
-) -> LogRequestSpec:
-    """Validate the export a run asks for: its scope, over the explicit times or its data interval.
-
-    :param context: the task's context.
-    :param database: the rendered ``database`` argument.
-    :param region_group: the rendered ``region_group`` argument.
-    :param time_start: the rendered ``time_start`` argument.
-    :param time_end: the rendered ``time_end`` argument.
-    """
-    start, end = resolve_interval(context, time_start, time_end)
-    return LogRequestSpec.build(database=database, region_group=region_group, time_start=start, time_end=end)
 
 
 class SubmitsExport:
@@ -144,17 +112,30 @@ class SubmitsExport:
         return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
 
     def build_spec(self, context: Context) -> LogRequestSpec:
-        """Validate the rendered arguments into the export to submit (no network call).
-
-        :param context: the task's context.
-        """
-        return spec_for_run(
-            context,
-            database=self.database,
-            region_group=self.region_group,
-            time_start=self.time_start,
-            time_end=self.time_end,
+        """Validate the rendered arguments into the export to submit (no network call)."""
+        start, end = resolve_interval(context, self.time_start, self.time_end)
+        return LogRequestSpec.build(
+            database=self.database, region_group=self.region_group, time_start=start, time_end=end
         )
+
+
+def derive_token(ti: Any, spec: LogRequestSpec, generation: int = 0) -> str:
+    """Derive an idempotency token: the same UUID for the same task instance, request and generation.
+
+    The API resolves a token to the same request for 24 hours, so a retried or cleared task finds
+    the export it started; the next ``generation`` steps past one that ended ``Failed`` or ``TimedOut``.
+
+    :param ti: the task instance: its DAG, task, run and map index.
+    :param spec: the export: its scope and interval.
+    :param generation: how many failed requests of this task instance to step past.
+    """
+    map_index = -1 if ti.map_index is None else ti.map_index
+    start = format_api_time(spec.time_start)
+    end = format_api_time(spec.time_end)
+    name = "\x1f".join(
+        (ti.dag_id, ti.task_id, ti.run_id, str(map_index), spec.scope, start, end, str(generation))
+    )
+    return str(uuid.uuid5(TOKEN_NAMESPACE, name))
 
 
 def submit_reusing(
@@ -162,28 +143,12 @@ def submit_reusing(
 ) -> LogRequest:
     """Submit ``spec`` under a token derived from the task instance, stepping over failed requests.
 
-    Generation 0's token finds the request an earlier try made (within 24 hours); if that one
-    ended ``Failed`` or ``TimedOut``, the next generation's token starts a fresh export.
-
-    :param hook: the hook to submit with.
-    :param spec: the validated export.
     :param context: the task's context, whose task instance the token is derived from.
     :param log: where a stepped-over request is reported.
     """
-    ti = context["ti"]
-    map_index = getattr(ti, "map_index", -1)
     for generation in range(MAX_GENERATIONS):
-        token = derive_token(
-            dag_id=ti.dag_id,
-            task_id=ti.task_id,
-            run_id=ti.run_id,
-            map_index=map_index if map_index is not None else -1,
-            scope=spec.scope,
-            time_start=format_api_time(spec.time_start),
-            time_end=format_api_time(spec.time_end),
-            generation=generation,
-        )
-        request = hook.submit(LogRequestSpec(**{**spec.__dict__, "idempotency_token": token}))
+        token = derive_token(context["ti"], spec, generation)
+        request = hook.submit(dataclasses.replace(spec, idempotency_token=token))
         if not request.is_failed:
             return request
         log.warning("%s ended %s earlier; submitting a fresh request.", describe(request), request.state)
@@ -206,15 +171,11 @@ def wait_or_defer(
 ) -> LogRequest:
     """Return the terminal request: ``current`` if it already is, else wait for it.
 
-    With ``task.deferrable`` the task defers to :class:`FaunaLogsTrigger` and resumes in its
-    ``execute_complete``; otherwise it polls in place. The status call the task has just made
-    counts as the first poll: the next comes one interval later, or
-    :data:`FIRST_POLL_AFTER_SUBMIT` after a submission (whose answer is always ``Pending``).
+    With ``task.deferrable`` the task defers to :class:`FaunaLogsTrigger` (resuming in its
+    ``execute_complete``), else it polls in place. The task's own status call counts as the first
+    poll; after a submission the next comes :data:`FIRST_POLL_AFTER_SUBMIT` later.
 
-    :param task: the waiting task.
-    :param context: its context.
-    :param hook: the hook to poll with.
-    :param request_id: the request to wait for.
+    :param task: the waiting task: its ``deferrable``, ``execution_timeout`` and ``log``.
     :param current: the status the task has just read (``None``: the API had a bad moment).
     :param poll_interval: seconds between two status calls.
     :param timeout: seconds to wait at most; the task's ``execution_timeout`` counts too.

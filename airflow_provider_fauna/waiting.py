@@ -1,13 +1,12 @@
 """The rules of waiting for a log request, shared by the trigger and by tasks that wait in place.
 
-Both poll once per interval, ride out transient API errors and stop at a wall-clock deadline
-after one last status check.
+Both poll once per interval, ride out transient API errors and stop at a deadline after a last check.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -45,11 +44,7 @@ class WaitTimeout(FaunaError):
 
 
 def seconds_until(when: float | None, deadline: float | None) -> float:
-    """Return how long to sleep before a poll due at ``when``, never past ``deadline``, never negative.
-
-    :param when: epoch seconds; ``None`` is now (so is a time already past: a trigger rebuilt late).
-    :param deadline: epoch seconds of the last check, if any.
-    """
+    """Return how long to sleep before a poll due at ``when`` (epoch seconds, ``None``: now), never past ``deadline``."""
     now = time.time()
     due = now if when is None else when
     if deadline is not None:
@@ -58,33 +53,22 @@ def seconds_until(when: float | None, deadline: float | None) -> float:
 
 
 def wait_deadline(context: Any, timeout: float | None, execution_timeout: timedelta | None) -> float | None:
-    """Return the wall-clock deadline (epoch seconds) of a wait starting now, if any.
+    """Return the deadline (epoch seconds) of a wait starting now: ``timeout`` or the task's ``execution_timeout``.
 
-    :param context: the task's context (its task instance's start counts for ``execution_timeout``).
-    :param timeout: seconds from now.
-    :param execution_timeout: the task's, a few seconds early so the last check comes before Airflow's.
+    ``execution_timeout`` counts from the task instance's start, a few seconds early so that the
+    last check comes before Airflow's own timeout.
     """
-    now = time.time()
-    candidates: list[float] = []
-    if timeout is not None:
-        candidates.append(now + float(timeout))
+    deadlines = [] if timeout is None else [time.time() + timeout]
     if execution_timeout is not None:
+        # Airflow's start_date is always timezone-aware; a stub task instance may have none.
         start = getattr(context.get("ti"), "start_date", None)
-        if isinstance(start, datetime):
-            begun = (start if start.tzinfo else start.replace(tzinfo=timezone.utc)).timestamp()
-        else:
-            begun = now
-        candidates.append(begun + execution_timeout.total_seconds() - DEADLINE_MARGIN)
-    return min(candidates) if candidates else None
+        begun = start.timestamp() if isinstance(start, datetime) else time.time()
+        deadlines.append(begun + execution_timeout.total_seconds() - DEADLINE_MARGIN)
+    return min(deadlines, default=None)
 
 
 def fetch_status(hook: FaunaAccountHook, request_id: str, log: TaskLogger) -> LogRequest | None:
-    """Call the API for the request's status; ``None`` when it is having a bad moment (429, 5xx, no answer).
-
-    :param hook: the hook to call with.
-    :param request_id: the request to ask about.
-    :param log: where a transient error is reported.
-    """
+    """Call the API for the request's status; ``None`` when it is having a bad moment (429, 5xx, no answer)."""
     try:
         return hook.get_log_request(request_id)
     except TRANSIENT_ERRORS as err:
@@ -103,30 +87,23 @@ def poll_until_terminal(
 ) -> LogRequest:
     """Block until the request is terminal, as the trigger would wait; raise :class:`WaitTimeout` after a last check.
 
-    :param hook: the hook to call with.
-    :param request_id: the request to wait for.
     :param poll_interval: seconds between two status calls.
     :param deadline: epoch seconds, if any.
-    :param log: where progress is reported.
     :param first_poll_at: epoch seconds of the first status call; ``None`` for at once.
     """
     time.sleep(seconds_until(first_poll_at, deadline))
     while True:
-        request = fetch_status(hook, request_id, log)
-        if request is not None and request.is_terminal:
-            return request
-        if request is not None:
+        if (request := fetch_status(hook, request_id, log)) is not None:
+            if request.is_terminal:
+                return request
             log.info("Fauna log request %s is %s.", request_id, request.state)
-        if deadline is not None and deadline - time.time() <= 0:
+        if deadline is not None and time.time() >= deadline:
             raise WaitTimeout(f"Fauna log request {request_id} did not finish before the deadline.")
         time.sleep(seconds_until(time.time() + poll_interval, deadline))
 
 
 def read_trigger_event(event: dict[str, Any] | None) -> LogRequest:
-    """Return the terminal request a :class:`FaunaLogsTrigger` event carries, or raise the error it reports.
-
-    :param event: the event's payload.
-    """
+    """Return the terminal request a :class:`FaunaLogsTrigger` event carries, or raise the error it reports."""
     if not event:
         raise FaunaError("The Fauna logs trigger fired without an event.")
     status = event.get("status")

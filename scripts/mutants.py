@@ -106,9 +106,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "token-interval-dropped",
         "data interval left out of the idempotency token",
-        "airflow_provider_fauna/idempotency.py",
-        "(dag_id, task_id, run_id, str(map_index), scope, time_start, time_end, str(generation))",
-        "(dag_id, task_id, run_id, str(map_index), scope, str(generation))",
+        "airflow_provider_fauna/tasks.py",
+        "(ti.dag_id, ti.task_id, ti.run_id, str(map_index), spec.scope, start, end, str(generation))",
+        "(ti.dag_id, ti.task_id, ti.run_id, str(map_index), spec.scope, str(generation))",
         (
             "tests/behaviours/test_dagrun_behaviours.py::test_the_token_tells_requests_apart_within_one_run_id",
         ),
@@ -116,9 +116,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "token-scope-dropped",
         "scope (database / region group) left out of the idempotency token",
-        "airflow_provider_fauna/idempotency.py",
-        "(dag_id, task_id, run_id, str(map_index), scope, time_start, time_end, str(generation))",
-        "(dag_id, task_id, run_id, str(map_index), time_start, time_end, str(generation))",
+        "airflow_provider_fauna/tasks.py",
+        "(ti.dag_id, ti.task_id, ti.run_id, str(map_index), spec.scope, start, end, str(generation))",
+        "(ti.dag_id, ti.task_id, ti.run_id, str(map_index), start, end, str(generation))",
         (
             "tests/behaviours/test_dagrun_behaviours.py::test_the_token_tells_requests_apart_within_one_run_id",
         ),
@@ -126,9 +126,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "token-map-index-dropped",
         "map index left out of the idempotency token",
-        "airflow_provider_fauna/idempotency.py",
-        "(dag_id, task_id, run_id, str(map_index), scope, time_start, time_end, str(generation))",
-        "(dag_id, task_id, run_id, scope, time_start, time_end, str(generation))",
+        "airflow_provider_fauna/tasks.py",
+        "(ti.dag_id, ti.task_id, ti.run_id, str(map_index), spec.scope, start, end, str(generation))",
+        "(ti.dag_id, ti.task_id, ti.run_id, spec.scope, start, end, str(generation))",
         (
             "tests/behaviours/test_dagrun_behaviours.py::test_the_token_tells_requests_apart_within_one_run_id",
         ),
@@ -136,9 +136,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "token-generation-dropped",
         "generation left out of the idempotency token (a Failed export is reused)",
-        "airflow_provider_fauna/idempotency.py",
-        "(dag_id, task_id, run_id, str(map_index), scope, time_start, time_end, str(generation))",
-        "(dag_id, task_id, run_id, str(map_index), scope, time_start, time_end)",
+        "airflow_provider_fauna/tasks.py",
+        "(ti.dag_id, ti.task_id, ti.run_id, str(map_index), spec.scope, start, end, str(generation))",
+        "(ti.dag_id, ti.task_id, ti.run_id, str(map_index), spec.scope, start, end)",
         (
             "tests/behaviours/test_dagrun_behaviours.py::test_the_token_tells_requests_apart_within_one_run_id",
         ),

@@ -33,13 +33,9 @@ if TYPE_CHECKING:
 class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
     """Submit a query-log export of a database or a region group for the run's data interval.
 
-    The export covers ``[time_start, time_end)``, by default the DAG run's data interval.
-    The request is idempotent across retries: its token is derived from the task instance
-    and the request, so a retried or cleared task (within the API's 24 hours) reuses the
-    request it already made, unless that one ended ``Failed`` or ``TimedOut``.
-
-    Returns the request id (XCom ``return_value``) and pushes the request's details under
-    the XCom key ``log_request``.
+    A retried or cleared task reuses the request it made (its token is derived from the task
+    instance), unless that one ended ``Failed`` or ``TimedOut``. Returns the request id and
+    pushes the request's details under the XCom key ``log_request``.
 
     :param database: the database path with its region group, e.g. ``us-std/ECommerce`` (templated).
     :param region_group: export a whole region group instead (``us-std``, ``eu-std``, ``classic``; templated).
@@ -51,8 +47,7 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
         ``[operators] default_deferrable``.
     :param poll_interval: the wait between two status calls, in seconds (the first comes 1 s after
         the submission).
-    :param timeout: how long to wait for completion, in seconds (``None``: until
-        ``execution_timeout``, if any).
+    :param timeout: how long to wait, in seconds (``None``: until ``execution_timeout``, if any).
     :param on_no_logs: ``"skip"`` (default), ``"succeed"`` or ``"fail"`` when the request ends
         ``DoesNotExist`` (only with ``wait_for_completion``).
     """

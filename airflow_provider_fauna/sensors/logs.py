@@ -28,20 +28,16 @@ if TYPE_CHECKING:
 class FaunaLogsSensor(BaseSensorOperator):
     """Wait for a Fauna log request to reach a terminal state.
 
-    ``Complete`` succeeds and returns the request's details (without the presigned URL);
-    ``Failed`` and ``TimedOut`` fail the task, naming the request and interval;
-    ``DoesNotExist`` (no logs in the interval) follows ``on_no_logs``.
-
-    In deferrable mode it checks once and defers only if the request is still in progress;
-    the sensor's ``timeout`` and the task's ``execution_timeout`` become the trigger's
-    deadline, with a last status check before a timeout is declared.
+    ``Complete`` returns the request's details (without the presigned URL); ``Failed`` and
+    ``TimedOut`` fail the task; ``DoesNotExist`` (no logs) follows ``on_no_logs``. Deferrable, it
+    checks once and defers only if the request is still in progress, its ``timeout`` and the
+    task's ``execution_timeout`` the trigger's deadline. ``poke_interval`` spaces status calls in
+    every mode.
 
     :param request_id: the id returned by :class:`FaunaLogsRequestOperator` (templated).
     :param fauna_conn_id: the Fauna connection (templated).
     :param on_no_logs: ``"skip"`` (default), ``"succeed"`` or ``"fail"`` for ``DoesNotExist``.
     :param deferrable: wait on the triggerer; defaults to ``[operators] default_deferrable``.
-
-    ``poke_interval`` is the wait between two status calls in every mode.
     """
 
     template_fields: Sequence[str] = ("request_id", "fauna_conn_id")
@@ -64,40 +60,34 @@ class FaunaLogsSensor(BaseSensorOperator):
 
     @property
     def hook(self) -> FaunaAccountHook:
-        """A hook on the sensor's connection (new per use: hooks hold no state worth keeping)."""
+        """Return a hook on the sensor's connection."""
         return FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
-
-    def _fetch_status(self) -> LogRequest | None:
-        return fetch_status(self.hook, validate_request_id(self.request_id), self.log)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """Check the status once; done when the request is terminal."""
-        request = self._fetch_status()
-        if request is None or not request.is_terminal:
-            if request is not None:
-                self.log.info("Fauna log request %s is %s.", request.request_id, request.state)
-            return False
-        return PokeReturnValue(
-            is_done=True, xcom_value=settle(request, self.on_no_logs, submitted_by=submitter_of(self))
-        )
+        request = fetch_status(self.hook, validate_request_id(self.request_id), self.log)
+        if request is not None and request.is_terminal:
+            return PokeReturnValue(is_done=True, xcom_value=self._settle(request))
+        if request is not None:
+            self.log.info("Fauna log request %s is %s.", request.request_id, request.state)
+        return False
 
     def execute(self, context: Context) -> Any:
         """Poke/reschedule as any sensor, or check once and defer."""
         if not self.deferrable:
             return super().execute(context)
-        current = self._fetch_status()  # validates request_id first, failing fast on a bad one
+        hook = self.hook
+        request_id = validate_request_id(self.request_id)
         request = wait_or_defer(
             self,
             context,
-            self.hook,
-            validate_request_id(self.request_id),
-            current=current,
+            hook,
+            request_id,
+            current=fetch_status(hook, request_id, self.log),
             poll_interval=float(self.poke_interval),
             timeout=self.timeout,
         )
-        # Only a request that was already finished comes back: a deferrable wait resumes in
-        # execute_complete.
-        return settle(request, self.on_no_logs, submitted_by=submitter_of(self))
+        return self._settle(request)  # already finished: a deferred wait resumes in execute_complete
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: settle the request or report the timeout."""
@@ -108,4 +98,7 @@ class FaunaLogsSensor(BaseSensorOperator):
                 f"{err} (the deadline was the sensor's timeout of {self.timeout:g} s or the task's "
                 "execution_timeout, whichever came first)"
             ) from err
+        return self._settle(request)
+
+    def _settle(self, request: LogRequest) -> Any:
         return settle(request, self.on_no_logs, submitted_by=submitter_of(self))

@@ -1,9 +1,4 @@
-"""Wait for a log request on the triggerer, without holding a worker slot.
-
-The trigger keeps no state between runs: rebuilt from :meth:`serialize` after a triggerer
-restart, it polls the same request again. Its deadline and first poll travel as epoch seconds,
-so a restart neither extends the one nor delays the other.
-"""
+"""Wait for a log request on the triggerer, without holding a worker slot."""
 
 from __future__ import annotations
 
@@ -27,7 +22,9 @@ REMINDER_SECONDS = 600.0
 class FaunaLogsTrigger(BaseTrigger):
     """Poll a Fauna log request until it reaches a terminal state or the deadline passes.
 
-    Fires exactly one event, whose payload has ``status``:
+    Rebuilt from :meth:`serialize` after a triggerer restart, it polls the same request again; its
+    times are epoch seconds, so a restart neither extends the deadline nor delays the first poll.
+    It fires one event, whose payload has ``status``:
 
     - ``"terminal"``: the request ended; ``request`` holds its XCom-safe details.
     - ``"timeout"``: ``end_time`` passed; a last status check was made first.
@@ -37,8 +34,7 @@ class FaunaLogsTrigger(BaseTrigger):
     :param fauna_conn_id: the Fauna connection.
     :param end_time: the deadline, as epoch seconds (``time.time()``), or ``None`` for none.
     :param poll_interval: the wait between two status calls, in seconds.
-    :param first_poll_at: when to make the first status call, as epoch seconds; ``None`` for at
-        once. Operators pass one ``poll_interval`` after the status they read before deferring.
+    :param first_poll_at: when to make the first status call, as epoch seconds; ``None`` for at once.
     """
 
     def __init__(
@@ -69,9 +65,6 @@ class FaunaLogsTrigger(BaseTrigger):
             },
         )
 
-    def _time_left(self) -> float | None:
-        return None if self.end_time is None else self.end_time - time.time()
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll once per ``poll_interval``; ride out transient errors; fire one event."""
         hook = FaunaAccountHook(fauna_conn_id=self.fauna_conn_id)
@@ -101,8 +94,7 @@ class FaunaLogsTrigger(BaseTrigger):
                 if request.state != logged_state or now - logged_at >= REMINDER_SECONDS:
                     self.log.info("Fauna log request %s is %s.", self.request_id, request.state)
                     logged_state, logged_at = request.state, now
-            left = self._time_left()
-            if left is not None and left <= 0:
+            if self.end_time is not None and time.time() >= self.end_time:
                 yield TriggerEvent(
                     {
                         "status": "timeout",

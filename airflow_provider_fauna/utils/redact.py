@@ -1,11 +1,7 @@
 """Keeping credentials out of what people read.
 
-A presigned URL is a bearer credential in itself: anyone holding it can download the file
-until it expires. Object stores keep the signature in the query string, but others put a
-token in the path (CDN-style signed paths), and the path names the vendor's bucket and
-object. So a URL is only ever shown as its scheme and host (``https://host/***``), which is
-enough to tell which store a download went to, and messages that libraries build around a
-URL are scrubbed of every URL and query string they hold.
+A presigned URL is a bearer credential, and some stores sign the path rather than the query, so
+a URL is only ever shown as its scheme and host; messages built around a URL are scrubbed.
 """
 
 from __future__ import annotations
@@ -24,10 +20,7 @@ _QUERY = re.compile(r"\?[^\s'\"<>()\[\]{}*]+")
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` as ``scheme://host[:port]/***``: no user info, path, query or fragment.
-
-    A string that is not a URL with a host becomes ``***`` whole.
-    """
+    """Return ``url`` as ``scheme://host[:port]/***``, or ``***`` for a string that is not a URL with a host."""
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
@@ -44,9 +37,8 @@ def redact_url(url: str) -> str:
 def scrub_urls(text: str) -> str:
     """Return ``text`` with every URL in it redacted (:func:`redact_url`) and every query string cut.
 
-    For messages that a library built around a URL it was handed or redirected to, such as
-    ``requests``' "Max retries exceeded with url: /file.gz?X-Amz-Signature=...": a redirect
-    target's signature was never seen by the provider, so it cannot be masked by value.
+    A redirect target's signature, which a library may quote, was never seen by the provider, so
+    it cannot be masked by value.
     """
     text = _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
     text = _URL_TARGET.sub(lambda match: match.group(1) + REDACTED, text)

@@ -6,10 +6,9 @@ from typing import Any
 
 
 def is_templated(value: Any) -> bool:
-    """Tell whether a value will only be known once Jinja renders it (or an XCom resolves it).
+    """Tell whether a value will only be known once Jinja renders it or an XCom resolves it (not ``None``).
 
-    Such a value is checked again in ``execute``; a constructor can only check the others.
-    ``None`` is not templated: it is an argument left out.
+    Such a value is checked in ``execute``; a constructor can only check the others.
     """
     if value is None:
         return False

@@ -2,37 +2,42 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pendulum
 import pytest
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
-from airflow_provider_fauna.idempotency import derive_token
+from airflow_provider_fauna.log_requests import LogRequestSpec
 from airflow_provider_fauna.operators.logs import FaunaLogsRequestOperator
 from airflow_provider_fauna.sensors.logs import FaunaLogsSensor
-from airflow_provider_fauna.tasks import resolve_interval
+from airflow_provider_fauna.tasks import derive_token, resolve_interval
 
 D1 = pendulum.datetime(2026, 11, 1, tz="UTC")
 D2 = pendulum.datetime(2026, 11, 2, tz="UTC")
-TOKEN_ARGS = {
-    "dag_id": "d",
-    "task_id": "t",
-    "run_id": "scheduled__2026-11-02",
-    "map_index": -1,
-    "scope": "us-std/ECommerce",
-    "time_start": "2026-11-01T00:00:00Z",
-    "time_end": "2026-11-02T00:00:00Z",
-}
+TI = SimpleNamespace(dag_id="d", task_id="t", run_id="scheduled__2026-11-02", map_index=-1)
+SPEC = LogRequestSpec.build(database="us-std/ECommerce", time_start=D1, time_end=D2)
 
 
-def test_token_is_a_stable_uuid_of_the_task_instance_and_request():
-    token = derive_token(**TOKEN_ARGS)
-    assert token == derive_token(**TOKEN_ARGS)
-    assert len(token) == 36
-    for field, other in [("run_id", "manual__x"), ("scope", "us-std/Other"), ("time_end", "2026-11-03")]:
-        assert derive_token(**{**TOKEN_ARGS, field: other}) != token
-    assert derive_token(**TOKEN_ARGS, generation=1) != token
+def test_token_is_the_documented_uuid_of_the_task_instance_and_request():
+    token = derive_token(TI, SPEC)
+    name = "d|t|scheduled__2026-11-02|-1|us-std/ECommerce|2026-11-01T00:00:00Z|2026-11-02T00:00:00Z|0"
+    assert token == str(
+        uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_DNS, "airflow-provider-fauna"), name.replace("|", "\x1f"))
+    )
+    assert derive_token(SimpleNamespace(**{**vars(TI), "map_index": None}), SPEC) == token, (
+        "no map index is -1"
+    )
+    for ti, spec in [
+        (SimpleNamespace(**{**vars(TI), "run_id": "manual__x"}), SPEC),
+        (TI, replace(SPEC, database="us-std/Other")),
+        (TI, replace(SPEC, time_end=D2.add(days=1))),
+    ]:
+        assert derive_token(ti, spec) != token
+    assert derive_token(TI, SPEC, generation=1) != token
 
 
 def test_interval_defaults_to_the_data_interval():

@@ -17,8 +17,9 @@ from harness import airflow_version
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.log_requests import LogRequest
+from airflow_provider_fauna.operators.logs import FaunaLogsRequestOperator
 from airflow_provider_fauna.partitions import partition_period, request_details
-from airflow_provider_fauna.tasks import resolve_interval, spec_for_run
+from airflow_provider_fauna.tasks import resolve_interval
 
 partitions_only = pytest.mark.skipif(
     airflow_version() < (3, 2), reason="partitioned runs exist on Airflow 3.2+ only (by design)"
@@ -166,13 +167,10 @@ def test_a_partitioned_run_resolves_to_its_period_and_explicit_times_still_win()
 def test_explicit_times_need_no_known_period():
     """With both times given, a schedule whose period is unknown does not matter."""
     context = partitioned_context(None, "whatever", None)
-    spec = spec_for_run(
-        context,
-        database="us-std/a",
-        region_group=None,
-        time_start="2026-10-01T00:00:00Z",
-        time_end="2026-10-02T00:00:00Z",
+    operator = FaunaLogsRequestOperator(
+        task_id="r", database="us-std/a", time_start="2026-10-01T00:00:00Z", time_end="2026-10-02T00:00:00Z"
     )
+    spec = operator.build_spec(context)
     assert spec.time_start == pendulum.datetime(2026, 10, 1, tz="UTC")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pendulum
 import pytest
@@ -13,6 +15,7 @@ from harness import gaps
 
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger, seconds_until
+from airflow_provider_fauna.waiting import wait_deadline
 
 DAY = {
     "time_start": pendulum.datetime(2026, 11, 1, tz="UTC"),
@@ -62,6 +65,20 @@ def test_sleeps_never_pass_the_deadline_nor_go_negative():
     assert 9 < seconds_until(now + 10, None) <= 10
     assert 2 < seconds_until(now + 10, now + 3) <= 3, "the last check comes at the deadline, not after it"
     assert seconds_until(now + 10, now - 1) == 0.0
+
+
+def test_the_deadline_is_the_timeout_or_the_execution_timeout_counted_from_the_start():
+    started = datetime.now(timezone.utc) - timedelta(seconds=100)
+    context = {"ti": SimpleNamespace(start_date=started)}
+    assert wait_deadline(context, None, None) is None
+    by_task = wait_deadline(context, None, timedelta(seconds=300))
+    assert by_task == pytest.approx(started.timestamp() + 300 - 5, abs=0.01), (
+        "a few seconds before Airflow's own"
+    )
+    assert wait_deadline(context, 60.0, timedelta(seconds=300)) == pytest.approx(time.time() + 60, abs=1)
+    assert wait_deadline({"ti": SimpleNamespace(start_date=None)}, None, timedelta(seconds=300)) == (
+        pytest.approx(time.time() + 295, abs=1)
+    )
 
 
 async def test_polls_once_per_interval_from_first_poll_at(fauna_connection, emulator):
