@@ -37,12 +37,8 @@ from airflow_provider_fauna.tasks import (
     validate_timeout,
     wait_or_defer,
 )
-from airflow_provider_fauna.transfers.download import (
-    AUTO,
-    DEFAULT_MAX_RESUMES,
-    LogFileDownload,
-    check_verify_gzip,
-)
+from airflow_provider_fauna.transfers.checks import AUTO, check_verify_gzip
+from airflow_provider_fauna.transfers.download import DEFAULT_MAX_RESUMES, LogFileDownload
 from airflow_provider_fauna.utils.templates import is_templated
 from airflow_provider_fauna.waiting import read_trigger_event
 
@@ -309,12 +305,20 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             require_provider(*self.provider, type(self).__name__, load=False)
         bucket, key = getattr(self, self.bucket_field), getattr(self, self.key_field)
         if rendered or not is_templated(bucket):
+            if not isinstance(bucket, str) or not bucket.strip():
+                raise FaunaValidationError(
+                    f"{self.bucket_field} is empty: give the name of the bucket to write to."
+                )
+            if bucket.startswith(f"{self.scheme}://"):
+                raise FaunaValidationError(
+                    f"{self.bucket_field}={bucket!r} is a URL: give the bare bucket name ({bucket[5:].split('/')[0]!r})."
+                )
             self.validate_bucket(bucket)
         if key is not None and (rendered or not is_templated(key)):
             self.validate_key(key)
 
-    def validate_bucket(self, bucket: Any) -> None:
-        """Check a bucket name against the store's rules, naming the field in the message."""
+    def validate_bucket(self, bucket: str) -> None:
+        """Check a bucket name against the store's naming rules, naming the field in the message."""
         raise NotImplementedError
 
     def validate_key(self, key: Any) -> None:

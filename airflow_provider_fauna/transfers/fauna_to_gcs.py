@@ -84,14 +84,8 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
         self.chunk_size = chunk_size
         self.check_destination(rendered=False)
 
-    def validate_bucket(self, bucket: Any) -> None:
-        """Check a bucket name against GCS's rules, naming the field in the message."""
-        if not isinstance(bucket, str) or not bucket.strip():
-            raise FaunaValidationError("bucket_name is empty: give the name of the bucket to write to.")
-        if bucket.startswith("gs://"):
-            raise FaunaValidationError(
-                f"bucket_name={bucket!r} is a URL: give the bare bucket name ({bucket[5:].split('/')[0]!r})."
-            )
+    def validate_bucket(self, bucket: str) -> None:
+        """Check a bucket name against GCS's naming rules."""
         too_long = len(bucket) > 63 and ("." not in bucket or any(len(p) > 63 for p in bucket.split(".")))
         if not _BUCKET.match(bucket) or too_long or ".." in bucket or bucket.startswith("goog"):
             raise FaunaValidationError(
@@ -167,56 +161,43 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
                 crc.update(chunk)
             writer.close()  # sends the last chunk: the object appears only now
         except BaseException:
-            self._cancel(writer, destination, client, metadata)
+            try:
+                writer.terminate()
+            except Exception as err:
+                self.log.warning(
+                    "Could not cancel the upload session to %s (it was not finalized, so no object "
+                    "exists; GCS drops the session within a week): %s",
+                    destination.uri,
+                    scrub_urls(str(err)),  # the resumable session's URI is a credential too
+                )
+            self._delete_if_ours(client, destination, metadata)
             raise
+        stats = download.stats
+        assert stats is not None
         try:
-            self._confirm(client, destination, download, metadata, crc)
+            blob = client.bucket(destination.bucket).get_blob(destination.key)
+            if blob is None:
+                raise FaunaVerificationError(
+                    f"GCS does not show {destination.uri} after the upload finished."
+                )
+            problems = []
+            if blob.size != stats.size:
+                problems.append(f"size {blob.size} instead of {stats.size}")
+            if (blob.metadata or {}).get("fauna-attempt") != metadata["fauna-attempt"]:
+                problems.append("it was written by another attempt")
+            if blob.md5_hash and blob.md5_hash != stats.md5_b64:
+                problems.append(f"md5 {blob.md5_hash} instead of {stats.md5_b64}")
+            ours = base64.b64encode(crc.digest()).decode()
+            if blob.crc32c and blob.crc32c != ours:
+                problems.append(f"crc32c {blob.crc32c} instead of {ours}")
+            if problems:
+                raise FaunaVerificationError(
+                    f"GCS reports a different object at {destination.uri} than was sent: {'; '.join(problems)}. "
+                    "It was deleted; retry the task."
+                )
         except BaseException:
             self._delete_if_ours(client, destination, metadata)
             raise
-
-    def _confirm(
-        self,
-        client: Any,
-        destination: Destination,
-        download: LogFileDownload,
-        metadata: dict[str, str],
-        crc: Any,
-    ) -> None:
-        stats = download.stats
-        assert stats is not None
-        blob = client.bucket(destination.bucket).get_blob(destination.key)
-        if blob is None:
-            raise FaunaVerificationError(f"GCS does not show {destination.uri} after the upload finished.")
-        problems = []
-        if blob.size != stats.size:
-            problems.append(f"size {blob.size} instead of {stats.size}")
-        if (blob.metadata or {}).get("fauna-attempt") != metadata["fauna-attempt"]:
-            problems.append("it was written by another attempt")
-        if blob.md5_hash and blob.md5_hash != stats.md5_b64:
-            problems.append(f"md5 {blob.md5_hash} instead of {stats.md5_b64}")
-        if blob.crc32c:
-            ours = base64.b64encode(crc.digest()).decode()
-            if blob.crc32c != ours:
-                problems.append(f"crc32c {blob.crc32c} instead of {ours}")
-        if problems:
-            raise FaunaVerificationError(
-                f"GCS reports a different object at {destination.uri} than was sent: {'; '.join(problems)}. "
-                "It was deleted; retry the task."
-            )
-
-    def _cancel(self, writer: Any, destination: Destination, client: Any, metadata: dict[str, str]) -> None:
-        """Cancel the resumable session (nothing was finalized), and remove an object if it was after all."""
-        try:
-            writer.terminate()
-        except Exception as err:
-            self.log.warning(
-                "Could not cancel the upload session to %s (it was not finalized, so no object "
-                "exists; GCS drops the session within a week): %s",
-                destination.uri,
-                scrub_urls(str(err)),  # the resumable session's URI is a credential too
-            )
-        self._delete_if_ours(client, destination, metadata)
 
     def _delete_if_ours(self, client: Any, destination: Destination, metadata: dict[str, str]) -> None:
         """Delete the object only if this attempt wrote it (its metadata carries the attempt id)."""

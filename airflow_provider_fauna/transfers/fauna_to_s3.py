@@ -138,14 +138,8 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         )
         self.check_destination(rendered=False)
 
-    def validate_bucket(self, bucket: Any) -> None:
-        """Check a bucket name against S3's rules, naming the field in the message."""
-        if not isinstance(bucket, str) or not bucket.strip():
-            raise FaunaValidationError("s3_bucket is empty: give the name of the bucket to write to.")
-        if bucket.startswith("s3://"):
-            raise FaunaValidationError(
-                f"s3_bucket={bucket!r} is a URL: give the bare bucket name ({bucket[5:].split('/')[0]!r})."
-            )
+    def validate_bucket(self, bucket: str) -> None:
+        """Check a bucket name against S3's naming rules."""
         if not _BUCKET.match(bucket) or ".." in bucket or _IP_ADDRESS.match(bucket):
             raise FaunaValidationError(
                 f"s3_bucket={bucket!r} is not a valid S3 bucket name: 3 to 63 lowercase letters, digits, "
@@ -225,31 +219,29 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
                 encrypt=self.encrypt,
                 acl_policy=self.acl_policy,
             )
-        except Exception as err:
+        except BaseException as err:
             if _error_code(err) in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise AirflowFailException(
                     f"{destination.uri} was created by someone else while this task copied the log "
                     "file; it was left as it is. Pass replace=True to overwrite it."
                 ) from None
-            if download.stats is None or not self._landed_whole(
-                client, destination, download.stats, metadata
-            ):
+            # Also after a timeout or a kill (which go on failing): delete our object unless whole.
+            landed = self._landed_whole(client, destination, download.stats, metadata)
+            if not landed or not isinstance(err, Exception):
                 raise
             self.log.warning(
                 "The upload to %s failed (%s), yet the object landed whole.", destination.uri, err
             )
             return
-        except BaseException:  # a timeout or a kill: clean up, keep a whole object, go on failing
-            self._landed_whole(client, destination, download.stats, metadata)
-            raise
         assert download.stats is not None  # the transfer read to the end, so it was verified
         problems = self._problems(client, destination, download.stats, metadata)
         if problems:
-            if "another attempt" not in problems[-1]:
+            ours = "another attempt" not in problems[-1]
+            if ours:
                 self._delete(client, destination)
             raise FaunaVerificationError(
                 f"S3 reports a different object at {destination.uri} than was sent: {'; '.join(problems)}."
-                + ("" if "another attempt" in problems[-1] else " It was deleted; retry the task.")
+                + (" It was deleted; retry the task." if ours else "")
             )
 
     def _problems(
@@ -303,11 +295,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
             self.log.warning("Deleted %s, which failed its checks.", destination.uri)
 
     def _abort_orphaned_uploads(self, client: Any, destination: Destination) -> None:
-        """Abort the multipart uploads left open on exactly this key by tries that were killed.
-
-        A store or role that cannot list or abort them (s3rver answers 501 and 405) leaves them
-        to the bucket's ``AbortIncompleteMultipartUpload`` lifecycle rule.
-        """
+        """Abort the multipart uploads that killed tries left open on this key, where the store can list them."""
         try:
             pages = client.get_paginator("list_multipart_uploads").paginate(
                 Bucket=destination.bucket, Prefix=destination.key
