@@ -48,9 +48,8 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
-#: Where a log file lands when no key is given: a Hive-style ``date=`` partition that lake
-#: engines prune on, and the interval in the name so sub-daily runs never share a key, e.g.
-#: ``fauna/query_logs/us-std/ECommerce/date=2026-11-21/20261121T000000Z_20261122T000000Z.ndjson.gz``.
+#: Where a log file lands when no key is given: a Hive-style ``date=`` partition, and the interval
+#: in the name so that sub-daily runs never share a key.
 DEFAULT_KEY_TEMPLATE = "fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz"
 #: The layout before 0.1.0 changed the default (ISO times with ``+`` and ``:``).
 LEGACY_KEY_TEMPLATE = "fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz"
@@ -62,8 +61,7 @@ KEY_FIELDS = frozenset(
     | {"database_name", "date", "start", "end"}
 )
 _TIME_FIELDS = ("time_start", "time_end", "start", "end", "date")
-#: The log file is gzip bytes. They are stored as ``application/gzip`` *without* a
-#: ``Content-Encoding``: see :class:`BaseFaunaLogsTransferOperator` for why.
+#: The log file's gzip bytes are stored as such, without a ``Content-Encoding``.
 DEFAULT_CONTENT_TYPE = "application/gzip"
 #: The XCom key of the copy's summary (the return value is the destination URI).
 TRANSFER_XCOM_KEY = "fauna_transfer"
@@ -190,7 +188,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
     Give either ``request_id`` (the output of :class:`FaunaLogsRequestOperator`) or a scope
     (``database`` or ``region_group``) for the standalone form, which requests, waits and
     copies in one task. The object holds the gzip bytes as served, as ``application/gzip``
-    without ``Content-Encoding`` (see "Stored format" in the transfers guide). An existing
+    without ``Content-Encoding`` (see "What it stores" in the transfers guide). An existing
     object is refused before the download unless ``replace=True``, and a failed attempt leaves
     no object and no upload behind. The landed object is announced as an asset event.
 
@@ -297,10 +295,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             validate_scope_arguments(self.database, self.region_group)
 
     def check_destination(self, *, rendered: bool = True) -> None:
-        """Refuse a bad bucket or key before any network call.
-
-        :param rendered: whether the fields are rendered yet; if not, templated ones wait.
-        """
+        """Refuse a bad bucket or key before any network call (templated ones once ``rendered``)."""
         if not rendered:  # at parse time: say which extra to install, without importing it
             require_provider(*self.provider, type(self).__name__, load=False)
         bucket, key = getattr(self, self.bucket_field), getattr(self, self.key_field)
@@ -310,8 +305,9 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
                     f"{self.bucket_field} is empty: give the name of the bucket to write to."
                 )
             if bucket.startswith(f"{self.scheme}://"):
+                bare = bucket[5:].split("/")[0]
                 raise FaunaValidationError(
-                    f"{self.bucket_field}={bucket!r} is a URL: give the bare bucket name ({bucket[5:].split('/')[0]!r})."
+                    f"{self.bucket_field}={bucket!r} is a URL: give the bare bucket name ({bare!r})."
                 )
             self.validate_bucket(bucket)
         if key is not None and (rendered or not is_templated(key)):
@@ -326,11 +322,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         check_key_template(self.key_field, key)
 
     def check_bucket_exists(self) -> None:
-        """Fail on a missing bucket or missing store credentials before anything is exported.
-
-        Anything less certain (no permission to look, the store not answering) is only logged:
-        the upload decides then.
-        """
+        """Fail early on a missing bucket or missing credentials; only log what is less certain."""
 
     def execute(self, context: Context) -> str | None:
         """Find (or make) the request, wait for it if needed, then copy its file."""
@@ -449,19 +441,11 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         return destination.uri
 
     def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
-        """Return the user metadata of the object at ``destination``, or ``None`` when there is none.
-
-        :param destination: where the file goes.
-        """
+        """Return the user metadata of the object at ``destination`` (``None``: no object)."""
         raise NotImplementedError
 
     def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:
-        """Stream ``download`` to ``destination`` and confirm it with the store, or leave nothing.
-
-        :param download: the file, verified as it is read.
-        :param destination: where it goes.
-        :param metadata: the object's user metadata, with this attempt's id.
-        """
+        """Stream ``download`` to ``destination`` with ``metadata``, confirmed by the store, or leave none."""
         raise NotImplementedError
 
     def on_kill(self) -> None:
@@ -474,7 +458,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
                 self.log.warning("Could not abort the upload in flight: %s", err)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Return OpenLineage's view: the Fauna export in, the stored object out (``None`` without the provider)."""
+        """Return the OpenLineage view: the export in, the object out (``None`` without the provider)."""
         if self._lineage is None:
             return None
         try:

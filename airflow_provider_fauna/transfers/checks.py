@@ -34,7 +34,7 @@ def check_verify_gzip(value: Any) -> bool | str:
 
 
 class GzipCheck:
-    """Decompress a gzip stream on the fly, ``window`` bytes at a time, discarding the output, to prove it whole.
+    """Decompress a gzip stream on the fly, ``window`` bytes at a time, output discarded, to prove it whole.
 
     zlib checks each member's CRC-32 and length; a truncated file fails at :meth:`finish`.
     """

@@ -121,7 +121,7 @@ class Progress:
 
 
 def url_expires_soon(request: LogRequest, margin: float = URL_EXPIRY_MARGIN) -> bool:
-    """Tell whether the presigned URL expires within ``margin`` seconds (an unknown expiry: no; a 403 will tell)."""
+    """Tell whether the presigned URL expires within ``margin`` seconds (unknown: no, a 403 will tell)."""
     text = request.presigned_url_expiration_time
     if not text:
         return False
@@ -135,11 +135,9 @@ def url_expires_soon(request: LogRequest, margin: float = URL_EXPIRY_MARGIN) -> 
 class LogFileDownload:
     """Iterate once over the bytes of a completed log request's file; then :attr:`stats` holds its digests.
 
-    A dropped connection, a 5xx or a refused URL resumes with ``Range: bytes=N-``, with a new
-    URL when needed. At the end the size, the MD5 (against the ``ETag`` or ``x-goog-hash``) and,
-    when no MD5 proves the bytes, the gzip stream are checked: a failure raises
-    :class:`FaunaVerificationError` or :class:`FaunaTransferError` instead of ending the
-    iteration, so a consumer that finalizes only when the loop ends stores nothing wrong.
+    A failed read resumes with ``Range: bytes=N-`` (with a new URL when refused). The size, the
+    MD5 (against the ``ETag`` or ``x-goog-hash``) and, if no MD5 proves the bytes, the gzip
+    stream are checked before the iteration ends: a failure raises instead of ending it.
 
     :param hook: the Account API hook, used only to ask for new presigned URLs.
     :param request: a ``Complete`` request with a presigned URL (not a redacted XCom copy).

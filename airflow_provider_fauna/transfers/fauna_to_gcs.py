@@ -133,7 +133,7 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
             )
 
     def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
-        """Return the object's metadata, or ``None`` if absent (so is a missing bucket: the upload says so)."""
+        """Return the object's metadata, or ``None`` if it (or the bucket: the upload says so) is absent."""
         client = self.gcs_hook.get_conn()
         blob = client.bucket(destination.bucket).get_blob(destination.key)
         return None if blob is None else dict(blob.metadata or {})

@@ -147,9 +147,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
             )
 
     def make_hook(self, extra_args: dict[str, Any] | None = None) -> S3Hook:
-        """Return an ``S3Hook`` whose managed transfer uses ``part_size`` and ``upload_concurrency``.
-
-        The connection's ``service_config`` ``transfer_config_args`` take precedence, as in ``S3Hook``.
+        """Return an ``S3Hook`` with ``part_size`` and ``upload_concurrency``, unless the connection says.
 
         :param extra_args: the uploaded object's settings.
         """
