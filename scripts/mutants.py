@@ -66,9 +66,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "gcs-object-name-ignored",
         "GCS transfer ignores a custom object_name (writes to the default name)",
-        "airflow_provider_fauna/transfers/fauna_to_gcs.py",
-        '        """The rendered ``object_name``."""\n        return self.object_name\n',
-        '        """The rendered ``object_name``."""\n        return None\n',
+        "airflow_provider_fauna/transfers/base.py",
+        "        template = getattr(self, self.key_field) or DEFAULT_KEY_TEMPLATE\n",
+        "        template = DEFAULT_KEY_TEMPLATE\n",
         (
             "tests/transfers/test_transfer_dags.py::test_region_group_export_with_a_blocking_wait_and_a_custom_templated_key",
         ),

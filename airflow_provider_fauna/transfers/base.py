@@ -1,24 +1,14 @@
 """What the S3 and GCS transfers share: input checks, finding the request, the key, the copy's frame.
 
-A transfer runs in one of two forms:
-
-- **after a request** (``request_id``, usually ``request_task.output``): it reads the request,
-  waits if it is still running, and copies its file;
-- **standalone** (``database`` or ``region_group``, optionally ``time_start``/``time_end``): it
-  submits the request itself through :func:`submit_reusing` (idempotent across retries), waits
-  (on the triggerer when ``deferrable``), then copies.
-
-Either way, the end of the wait is read by :func:`settle` (``DoesNotExist`` follows
-``on_no_logs``), the destination is checked *before* the download starts (an existing object
-is never overwritten unless ``replace=True``), and the store-specific subclass streams the
-:class:`LogFileDownload` into the bucket, verifying what landed and leaving nothing behind
-when anything fails.
+A transfer either copies the file of a given ``request_id`` or, standalone (``database`` or
+``region_group``), submits the request itself, waits, then copies; see :ref:`transfers`.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import string
 import uuid
 from dataclasses import dataclass
@@ -34,18 +24,8 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_fauna.assets import add_default_outlet, announce
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
-from airflow_provider_fauna.links import (
-    LINK_XCOM_KEY,
-    FaunaLogRequestLink,
-    log_request_url,
-    push_no_link_yet,
-)
-from airflow_provider_fauna.log_requests import (
-    LogRequest,
-    LogRequestState,
-    parse_time,
-    validate_request_id,
-)
+from airflow_provider_fauna.links import LINK_XCOM_KEY, FaunaLogRequestLink, log_request_url, push_no_link_yet
+from airflow_provider_fauna.log_requests import LogRequest, LogRequestState, parse_time, validate_request_id
 from airflow_provider_fauna.outcomes import describe, settle, submitter_of, validate_on_no_logs
 from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
@@ -57,25 +37,19 @@ from airflow_provider_fauna.tasks import (
     validate_timeout,
     wait_or_defer,
 )
-from airflow_provider_fauna.transfers.download import (
-    AUTO,
-    DEFAULT_MAX_RESUMES,
-    DownloadStats,
-    LogFileDownload,
-    check_verify_gzip,
-)
+from airflow_provider_fauna.transfers.checks import AUTO, check_verify_gzip
+from airflow_provider_fauna.transfers.download import DEFAULT_MAX_RESUMES, LogFileDownload
+from airflow_provider_fauna.utils.templates import is_templated
 from airflow_provider_fauna.waiting import read_trigger_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from datetime import datetime, timedelta
-    from types import ModuleType
 
     from airflow.providers.common.compat.sdk import Context
 
-#: Where a log file lands when no key is given: a Hive-style ``date=`` partition that lake
-#: engines prune on, and the interval in the name so sub-daily runs never share a key, e.g.
-#: ``fauna/query_logs/us-std/ECommerce/date=2026-11-21/20261121T000000Z_20261122T000000Z.ndjson.gz``.
+#: Where a log file lands when no key is given: a Hive-style ``date=`` partition, and the interval
+#: in the name so that sub-daily runs never share a key.
 DEFAULT_KEY_TEMPLATE = "fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz"
 #: The layout before 0.1.0 changed the default (ISO times with ``+`` and ``:``).
 LEGACY_KEY_TEMPLATE = "fauna/query/{scope}/{time_start}_{time_end}.ndjson.gz"
@@ -87,49 +61,37 @@ KEY_FIELDS = frozenset(
     | {"database_name", "date", "start", "end"}
 )
 _TIME_FIELDS = ("time_start", "time_end", "start", "end", "date")
-#: The log file is gzip bytes. They are stored as ``application/gzip`` *without* a
-#: ``Content-Encoding``: see :class:`BaseFaunaLogsTransferOperator` for why.
+#: The log file's gzip bytes are stored as such, without a ``Content-Encoding``.
 DEFAULT_CONTENT_TYPE = "application/gzip"
 #: The XCom key of the copy's summary (the return value is the destination URI).
 TRANSFER_XCOM_KEY = "fauna_transfer"
 
 
-def check_provider_installed(module: str, extra: str, operator: str) -> None:
-    """Say which extra to install when an optional provider is missing, without importing it.
+def require_provider(module: str, extra: str, operator: str, *, load: bool = True) -> Any:
+    """Import an optional provider's module, or say which extra to install.
 
-    For constructors, which run whenever the DAG file is parsed: importing boto3 or the Google
-    clients there is slow (see the performance docs); :func:`require_provider` imports at run time.
+    :param load: import it; if not, only find it (as constructors do: importing it is slow).
     """
+    why = "which is not installed"
     try:
-        found = importlib.util.find_spec(module) is not None
-    except ImportError:  # a parent package is missing
-        found = False
-    if not found:
+        found = importlib.import_module(module) if load else importlib.util.find_spec(module)
+    except ImportError as err:  # for find_spec: a parent package is missing
+        found, why = None, str(err)
+    if found is None:
         raise AirflowOptionalProviderFeatureException(
-            f"{operator} needs {module.rsplit('.', 1)[0]}, which is not installed. Install it with "
+            f"{operator} needs {module.rsplit('.', 1)[0]} ({why}). Install it with "
             f"pip install 'airflow-provider-fauna[{extra}]'."
         )
+    return found
 
 
-def require_provider(module: str, extra: str, operator: str) -> ModuleType:
-    """Import an optional provider's module, or say which extra to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise AirflowOptionalProviderFeatureException(
-            f"{operator} needs {module.rsplit('.', 1)[0]} ({err}). Install it with "
-            f"pip install 'airflow-provider-fauna[{extra}]'."
-        ) from err
-
-
-def check_max_resumes(max_resumes: int) -> int:
-    """``max_resumes`` is a count: a non-negative integer."""
-    if isinstance(max_resumes, bool) or not isinstance(max_resumes, int) or max_resumes < 0:
+def check_int(field_name: str, value: Any, low: int, high: float, meaning: str) -> int:
+    """Refuse anything but an integer in ``[low, high]``, naming the field and what it means."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise FaunaValidationError(
-            f"max_resumes={max_resumes!r} must be a non-negative integer (failures in a row "
-            f"without progress before a download gives up; default {DEFAULT_MAX_RESUMES})."
+            f"{field_name}={value!r} must be an integer in [{low}, {high}] ({meaning})."
         )
-    return max_resumes
+    return value
 
 
 def check_key_template(field_name: str, template: str) -> str:
@@ -225,48 +187,25 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
 
     Give either ``request_id`` (the output of :class:`FaunaLogsRequestOperator`) or a scope
     (``database`` or ``region_group``) for the standalone form, which requests, waits and
-    copies in one task.
+    copies in one task. The object holds the gzip bytes as served, as ``application/gzip``
+    without ``Content-Encoding`` (see "What it stores" in the transfers guide). An existing
+    object is refused before the download unless ``replace=True``, and a failed attempt leaves
+    no object and no upload behind. The landed object is announced as an asset event.
 
-    **Stored format.** The object holds exactly the gzip bytes the presigned URL served. It is
-    stored with content type ``application/gzip`` and *no* ``Content-Encoding``, on purpose:
-    with ``Content-Encoding: gzip`` HTTP clients (browsers, ``requests``, ``curl --compressed``)
-    decompress on download, and GCS applies *decompressive transcoding*, serving the
-    decompressed NDJSON to clients that do not ask for gzip; a downloaded ``.ndjson.gz`` would
-    then not be gzip, and its bytes would not match the stored checksums. Athena, Spark and
-    BigQuery pick the codec from the ``.gz`` suffix (or the gzip magic bytes), not from HTTP
-    metadata, so the default key ends ``.ndjson.gz``. ``content_type`` can be set to
-    ``application/x-ndjson`` if a catalogue prefers to see the record format there.
-
-    **Nothing partial.** An existing object is refused before anything is downloaded unless
-    ``replace=True``; a failed attempt aborts its upload so no object and no upload session is
-    left behind; an object whose stored size or checksum turns out wrong is deleted.
-
-    **Asset events.** Once the object has landed, the transfer announces it: through the alias
-    ``fauna-logs:{dag_id}.{task_id}`` by default, or on the assets given as ``outlets`` (see
-    :mod:`airflow_provider_fauna.assets`). On a partitioned run (Airflow 3.2+) the standalone
-    form exports the partition's period, and the event carries the run's partition key.
+    ``database``, ``region_group``, ``time_start``, ``time_end``, ``fauna_conn_id``,
+    ``deferrable``, ``poll_interval`` and ``timeout`` mean what they mean for
+    :class:`FaunaLogsRequestOperator` (all but the last three templated); the standalone form
+    uses them.
 
     :param request_id: the log request whose file to copy (templated).
-    :param database: standalone form: the database path, e.g. ``us-std/ECommerce`` (templated).
-    :param region_group: standalone form: a whole region group, e.g. ``us-std`` (templated).
-    :param time_start: standalone form: start of the interval (templated); default: data interval start.
-    :param time_end: standalone form: end of the interval (templated); default: data interval end.
-    :param fauna_conn_id: the Fauna connection (templated).
     :param replace: overwrite an existing object; otherwise the task fails before downloading.
-    :param deferrable: wait for an unfinished request on the triggerer; defaults to
-        ``[operators] default_deferrable``.
-    :param poll_interval: the wait between two status calls, in seconds (the first comes 1 s after
-        a submission, or one interval after the check of a given ``request_id``).
-    :param timeout: how long to wait for the request, in seconds (``None``: until ``execution_timeout``).
     :param on_no_logs: ``"skip"`` (default), ``"succeed"`` (write nothing, return ``None``) or
         ``"fail"`` when the request ends ``DoesNotExist``.
     :param max_resumes: failures in a row without progress (dropped connection, 5xx, refused URL)
         before the download gives up.
     :param verify_gzip: decompress on the fly (output discarded) to prove the gzip stream whole:
-        ``"auto"`` (default) only when the file server sends no MD5 of the file (a plain-MD5
-        ``ETag`` or ``x-goog-hash`` md5), which otherwise proves every byte at a seventh of
-        the CPU; ``True`` always, also to prove that the source file itself is whole gzip;
-        ``False`` never.
+        ``"auto"`` (default) only when the file server sends no MD5 of the file, ``True``
+        always, ``False`` never.
     :param content_type: the stored object's content type.
     """
 
@@ -283,9 +222,11 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
 
     #: ``s3`` or ``gs``.
     scheme: ClassVar[str] = ""
-    #: Names of the subclass's bucket and key arguments, for messages.
+    #: Names of the subclass's bucket and key arguments.
     bucket_field: ClassVar[str] = "bucket"
     key_field: ClassVar[str] = "key"
+    #: The optional provider's hook module, and the extra that installs it.
+    provider: ClassVar[tuple[str, str]] = ("", "")
 
     def __init__(
         self,
@@ -318,7 +259,9 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         self.poll_interval = validate_poll_interval(poll_interval)
         self.timeout = validate_timeout(timeout)
         self.on_no_logs = validate_on_no_logs(on_no_logs)
-        self.max_resumes = check_max_resumes(max_resumes)
+        self.max_resumes = check_int(
+            "max_resumes", max_resumes, 0, math.inf, "failures in a row before a download gives up"
+        )
         self.verify_gzip = check_verify_gzip(verify_gzip)
         if not isinstance(content_type, str) or not content_type.strip():
             raise FaunaValidationError("content_type is empty: leave it out for 'application/gzip'.")
@@ -328,7 +271,6 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         self._lineage: tuple[LogRequest, Destination] | None = None
         self._abort: Callable[[], None] | None = None
 
-    # ------------------------------------------------------------------ input
     def _check_form(self) -> None:
         """Exactly one of ``request_id`` and a scope; times only with a scope."""
         has_request = self.request_id not in (None, "")
@@ -352,36 +294,42 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         if has_scope:
             validate_scope_arguments(self.database, self.region_group)
 
-    def check_destination(self) -> None:
-        """Refuse a bad bucket or key; subclasses check their store's naming rules."""
+    def check_destination(self, *, rendered: bool = True) -> None:
+        """Refuse a bad bucket or key before any network call (templated ones once ``rendered``)."""
+        if not rendered:  # at parse time: say which extra to install, without importing it
+            require_provider(*self.provider, type(self).__name__, load=False)
+        bucket, key = getattr(self, self.bucket_field), getattr(self, self.key_field)
+        if rendered or not is_templated(bucket):
+            if not isinstance(bucket, str) or not bucket.strip():
+                raise FaunaValidationError(
+                    f"{self.bucket_field} is empty: give the name of the bucket to write to."
+                )
+            if bucket.startswith(f"{self.scheme}://"):
+                bare = bucket[5:].split("/")[0]
+                raise FaunaValidationError(
+                    f"{self.bucket_field}={bucket!r} is a URL: give the bare bucket name ({bare!r})."
+                )
+            self.validate_bucket(bucket)
+        if key is not None and (rendered or not is_templated(key)):
+            self.validate_key(key)
+
+    def validate_bucket(self, bucket: str) -> None:
+        """Check a bucket name against the store's naming rules, naming the field in the message."""
         raise NotImplementedError
+
+    def validate_key(self, key: Any) -> None:
+        """Refuse an empty key or one with placeholders :func:`render_key` cannot fill."""
+        check_key_template(self.key_field, key)
 
     def check_bucket_exists(self) -> None:
-        """One look at the bucket before anything is exported or waited for.
+        """Fail early on a missing bucket or missing credentials; only log what is less certain."""
 
-        A bucket that does not exist, or a store connection that yields no credentials,
-        would otherwise surface only after the export was made and waited for, and be
-        retried to no avail: subclasses raise ``AirflowFailException`` for those. Anything
-        less certain (no permission to look, the store not answering) is only logged:
-        the upload itself decides then.
-        """
-
-    def key_template(self) -> str | None:
-        """The subclass's key argument (``None``: the default layout)."""
-        raise NotImplementedError
-
-    def bucket(self) -> str:
-        """The subclass's bucket argument."""
-        raise NotImplementedError
-
-    # ------------------------------------------------------------------ finding the request
     def execute(self, context: Context) -> str | None:
         """Find (or make) the request, wait for it if needed, then copy its file."""
         push_no_link_yet(context)
         hook = self.hook
         submitted = self.request_id in (None, "")
-        # Everything that needs no network first: the destination, the request, the
-        # Fauna connection (read, not called). Then one look at the bucket, then the API.
+        # What needs no network first (destination, request, Fauna connection), then the bucket.
         self.check_destination()
         spec = self.build_spec(context) if submitted else None
         request_id = None if submitted else validate_request_id(self.request_id)
@@ -410,9 +358,12 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         self.check_destination()
         return self.transfer(context, read_trigger_event(event))
 
-    # ------------------------------------------------------------------ copying
     def transfer(self, context: Context, request: LogRequest) -> str | None:
-        """Settle the finished request and copy its file; return the destination URI (``None``: no logs)."""
+        """Settle the finished request and copy its file; return the destination URI (``None``: no logs).
+
+        :param context: the task's context.
+        :param request: the finished request.
+        """
         context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
         # Given a request_id, this task only waited: a retry could not submit a fresh request.
         settle(
@@ -420,7 +371,9 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             self.on_no_logs,
             submitted_by=None if self.request_id in (None, "") else submitter_of(self),
         )
-        destination = Destination(self.scheme, self.bucket(), self._key(request))
+        template = getattr(self, self.key_field) or DEFAULT_KEY_TEMPLATE
+        key = render_key(self.key_field, template, request)
+        destination = Destination(self.scheme, getattr(self, self.bucket_field), key)
         if request.state == LogRequestState.DOES_NOT_EXIST:
             self.log.info(
                 "%s has no logs; on_no_logs='succeed': nothing was written to %s.",
@@ -431,8 +384,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             return None
         existing = None if self.replace else self.stored_metadata(destination)
         if existing is not None and existing.get("fauna-request-id") == request.request_id:
-            # Only a verified, complete copy is ever stored, so this is the same export landed by
-            # an earlier try (a worker that died after the upload): succeed without copying again.
+            # Only verified copies are stored: an earlier try landed this export, then died.
             self.log.info(
                 "%s already holds the file of %s, stored by an earlier try: nothing to copy.",
                 destination.uri,
@@ -454,14 +406,12 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         self.log.info(
             "Copying the log file of %s from %s to %s.", describe(request), download.safe_url, destination.uri
         )
-        attempt = uuid.uuid4().hex
         try:
-            self.copy(download, destination, object_metadata(request, attempt))
+            self.copy(download, destination, object_metadata(request, uuid.uuid4().hex))
         finally:
             self._abort = None
         stats = download.stats
-        if stats is None:  # pragma: no cover - copy() returns only after the download ended
-            raise AirflowFailException("The copy ended before the log file did.")
+        assert stats is not None  # copy() returns only after the download ended
         self.log.info(
             "Stored %s: %d bytes, md5 %s, %d resume(s), %d new URL(s) (%s).",
             destination.uri,
@@ -471,17 +421,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             stats.url_refreshes,
             download.progress.summary(),
         )
-        context["ti"].xcom_push(key=TRANSFER_XCOM_KEY, value=self._summary(request, destination, stats))
-        self._lineage = (request, destination)
-        announce(self, context, request, destination.uri, size=stats.size, md5=stats.md5_hex)
-        return destination.uri
-
-    def _key(self, request: LogRequest) -> str:
-        return render_key(self.key_field, self.key_template() or DEFAULT_KEY_TEMPLATE, request)
-
-    @staticmethod
-    def _summary(request: LogRequest, destination: Destination, stats: DownloadStats) -> dict[str, Any]:
-        return {
+        summary = {
             "uri": destination.uri,
             "bucket": destination.bucket,
             "key": destination.key,
@@ -495,13 +435,17 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             "resumes": stats.resumes,
             "url_refreshes": stats.url_refreshes,
         }
+        context["ti"].xcom_push(key=TRANSFER_XCOM_KEY, value=summary)
+        self._lineage = (request, destination)
+        announce(self, context, request, destination.uri, size=stats.size, md5=stats.md5_hex)
+        return destination.uri
 
     def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
-        """The user metadata of the object at ``destination``, or ``None`` when there is none."""
+        """Return the user metadata of the object at ``destination`` (``None``: no object)."""
         raise NotImplementedError
 
     def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:
-        """Stream ``download`` to ``destination`` and confirm it with the store, or leave nothing."""
+        """Stream ``download`` to ``destination`` with ``metadata``, confirmed by the store, or leave none."""
         raise NotImplementedError
 
     def on_kill(self) -> None:
@@ -513,9 +457,8 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             except Exception as err:
                 self.log.warning("Could not abort the upload in flight: %s", err)
 
-    # ------------------------------------------------------------------ lineage
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """OpenLineage: the Fauna export in, the stored object out (``None`` without the provider)."""
+        """Return the OpenLineage view: the export in, the object out (``None`` without the provider)."""
         if self._lineage is None:
             return None
         try:

@@ -34,54 +34,41 @@ def check_verify_gzip(value: Any) -> bool | str:
 
 
 class GzipCheck:
-    """Decompress a gzip stream on the fly, discarding the output, to prove it is whole and intact.
+    """Decompress a gzip stream on the fly, ``window`` bytes at a time, output discarded, to prove it whole.
 
     zlib checks each member's CRC-32 and length; a truncated file fails at :meth:`finish`.
-    Output is produced ``window`` bytes at a time, so memory stays small.
     """
 
     def __init__(self, window: int = MiB) -> None:
         self.window = window
         self._zlib = zlib.decompressobj(wbits=31)
-        self._members = 0
-        self._between_members = True
         self.uncompressed = 0
 
     def update(self, data: bytes) -> None:
         """Feed the next compressed bytes; raise :class:`FaunaVerificationError` if they are not gzip."""
         try:
             while data:
-                if self._between_members:
+                if self._zlib.eof:  # the next gzip member
                     self._zlib = zlib.decompressobj(wbits=31)
-                    self._between_members = False
-                out = self._zlib.decompress(data, self.window)
-                self.uncompressed += len(out)
+                self.uncompressed += len(self._zlib.decompress(data, self.window))
                 while self._zlib.unconsumed_tail and not self._zlib.eof:
-                    out = self._zlib.decompress(self._zlib.unconsumed_tail, self.window)
-                    self.uncompressed += len(out)
-                if self._zlib.eof:
-                    self._members += 1
-                    self._between_members = True
-                    data = self._zlib.unused_data
-                else:
-                    data = b""
+                    self.uncompressed += len(self._zlib.decompress(self._zlib.unconsumed_tail, self.window))
+                data = self._zlib.unused_data if self._zlib.eof else b""
         except zlib.error as err:
             raise FaunaVerificationError(f"the log file is not a valid gzip stream ({err})") from None
 
     def finish(self) -> None:
         """Raise unless the stream ended exactly at the end of a gzip member."""
-        if self._members == 0 or not self._between_members:
+        if not self._zlib.eof:
             raise FaunaVerificationError(
                 "the log file ends in the middle of its gzip stream (the download is truncated)"
             )
 
 
 class StreamChecks:
-    """The digests (and, if asked, the gzip check) of the bytes read, on a helper thread.
+    """Take the digests (and, if asked, the gzip check) of the bytes read, on a thread (they release the GIL).
 
-    hashlib and zlib release the GIL, so the checks overlap with the network. The queue is
-    bounded (``depth`` chunks); an error found on the thread is raised by the next
-    :meth:`update` or by :meth:`finish`, so always before the download ends.
+    An error found on the thread is raised by the next :meth:`update` or by :meth:`finish`.
 
     :param part_size: also take the MD5 of each part of this size, for a multipart ETag.
     """
@@ -95,7 +82,6 @@ class StreamChecks:
         self._part = hashlib.md5(usedforsecurity=False)
         self._part_fill = 0
         self.gzip: GzipCheck | None = None
-        self._queued = 0
         self._seen = 0
         self._error: BaseException | None = None
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
@@ -137,14 +123,11 @@ class StreamChecks:
 
     def check_gzip(self) -> None:
         """Decompress the stream as well; call it before the first chunk is queued."""
-        if self._queued:
-            raise RuntimeError("the gzip check must start at the first byte")
         self.gzip = GzipCheck()
 
     def update(self, chunk: bytes) -> None:
         """Queue the next bytes (blocks while the thread is ``depth`` chunks behind)."""
         self._raise()
-        self._queued += len(chunk)
         self._queue.put(chunk)
 
     def finish(self) -> None:

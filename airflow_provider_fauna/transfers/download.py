@@ -1,15 +1,7 @@
-"""Read a Fauna log file from its presigned URL: streamed, resumed, verified, never leaked.
+"""Read a Fauna log file from its presigned URL: streamed, resumed with ``Range``, verified, never leaked.
 
-The file is read in chunks and handed on as it arrives. A dropped connection, a 5xx or an
-expired URL continues the copy with ``Range: bytes=N-``, asking the Account API for a new URL
-when the old one expired or is refused. Every byte goes through :class:`StreamChecks`; at the
-end the size must equal the announced one, the MD5 the file server's MD5 (``ETag`` or
-``x-goog-hash``), and, when no MD5 proves the bytes, the gzip stream must end whole. A failure
-raises *before* the iteration ends, so the consumer never finalizes an upload of bad bytes.
-
-The presigned URL is a credential: it travels on a :class:`PresignedUrlSession`, is masked,
-shown only as its host, and library messages about it are scrubbed of URLs before they are
-logged or raised (outside the ``except`` block, so the library's exception is not kept).
+The presigned URL is a credential: it is masked, shown only as its host, and scrubbed from
+library messages, which are raised or logged outside the ``except`` block that caught them.
 """
 
 from __future__ import annotations
@@ -17,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +38,7 @@ if TYPE_CHECKING:
     from airflow_provider_fauna.log_requests import LogRequest
     from airflow_provider_fauna.waiting import TaskLogger
 
-#: Size of one read from the HTTP stream; the consumer assembles parts from these.
+#: Size of one read from the HTTP stream.
 DEFAULT_READ_SIZE = 1 * MiB
 #: A URL this close to its expiry is renewed before a request is made with it.
 URL_EXPIRY_MARGIN = 60.0
@@ -77,16 +69,15 @@ class DownloadStats:
     md5_hex: str
     resumes: int
     url_refreshes: int
-    seconds: float
     #: Whether the gzip stream was decompressed to its end (``verify_gzip``).
     gzip_checked: bool
     #: The CRC-32 of the file, and the MD5 of each part of :attr:`LogFileDownload.part_size`.
-    crc32: int = 0
-    part_md5s: list[bytes] = field(default_factory=list)
+    crc32: int
+    part_md5s: list[bytes]
 
     @property
     def md5_b64(self) -> str:
-        """The MD5 as object stores spell it in headers (``Content-MD5``, GCS ``md5Hash``)."""
+        """Return the MD5 as object stores spell it in headers (``Content-MD5``, GCS ``md5Hash``)."""
         return base64.b64encode(bytes.fromhex(self.md5_hex)).decode()
 
 
@@ -99,7 +90,7 @@ class _Refresh(Exception):
 
 
 class Progress:
-    """Report a long copy in the task log: bytes so far, rate and percent, not once per chunk."""
+    """Report a long copy in the task log every ten seconds or tenth of the file."""
 
     def __init__(self, log: TaskLogger, what: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.log = log
@@ -112,7 +103,7 @@ class Progress:
         self._last_done = 0
 
     def advance(self, count: int) -> None:
-        """Count ``count`` more bytes; log if ten seconds or a tenth of the file passed since last time."""
+        """Count ``count`` more bytes, and log if it is time to."""
         self.done += count
         now = self.clock()
         step = self.total * PROGRESS_FRACTION if self.total else None
@@ -121,7 +112,7 @@ class Progress:
             self.log.info("%s: %s", self.what, self.summary(now))
 
     def summary(self, now: float | None = None) -> str:
-        """``"12.0 MiB of 48.0 MiB (25%) in 3.1 s, 3.9 MiB/s"``."""
+        """Return e.g. ``"12.0 MiB of 48.0 MiB (25%) in 3.1 s, 3.9 MiB/s"``."""
         elapsed = max((now if now is not None else self.clock()) - self.started, 1e-6)
         text = f"{self.done / MiB:.1f} MiB"
         if self.total:
@@ -130,11 +121,7 @@ class Progress:
 
 
 def url_expires_soon(request: LogRequest, margin: float = URL_EXPIRY_MARGIN) -> bool:
-    """Whether the request's presigned URL has expired (or will within ``margin`` seconds).
-
-    An expiry time the API did not give, or gave in a form that cannot be read, counts as
-    not expired: the file server's 403 will say so soon enough.
-    """
+    """Tell whether the presigned URL expires within ``margin`` seconds (unknown: no, a 403 will tell)."""
     text = request.presigned_url_expiration_time
     if not text:
         return False
@@ -146,21 +133,19 @@ def url_expires_soon(request: LogRequest, margin: float = URL_EXPIRY_MARGIN) -> 
 
 
 class LogFileDownload:
-    """Iterate over the bytes of a completed log request's file, from the first to the last.
+    """Iterate once over the bytes of a completed log request's file; then :attr:`stats` holds its digests.
 
-    Iterate once; afterwards :attr:`stats` holds the size and digests. The iteration raises
-    :class:`FaunaVerificationError` (bad bytes) or :class:`FaunaTransferError` (could not
-    finish) instead of ending, so a consumer that finalizes its upload only when the loop
-    ends normally stores nothing wrong.
+    A failed read resumes with ``Range: bytes=N-`` (with a new URL when refused). The size, the
+    MD5 (against the ``ETag`` or ``x-goog-hash``) and, if no MD5 proves the bytes, the gzip
+    stream are checked before the iteration ends: a failure raises instead of ending it.
 
     :param hook: the Account API hook, used only to ask for new presigned URLs.
     :param request: a ``Complete`` request with a presigned URL (not a redacted XCom copy).
     :param log: the task's logger, for progress and resumes.
     :param read_size: bytes per read from the HTTP stream.
     :param max_resumes: failures in a row without progress before giving up.
-    :param verify_gzip: also decompress on the fly (output discarded) to check the gzip CRC:
-        ``True`` always, ``False`` never, ``"auto"`` (the default) only when the file server
-        sends no MD5 of the file, decided at the headers of the first answer.
+    :param verify_gzip: also decompress on the fly to check the gzip stream: ``True``, ``False``
+        or ``"auto"`` (only when the file server sends no MD5 of the file).
     """
 
     backoff_base = 0.5
@@ -189,7 +174,6 @@ class LogFileDownload:
         self.part_size: int | None = None
         self.stats: DownloadStats | None = None
         self.progress = Progress(log, f"Copying the log file of request {request.request_id}")
-        self._current = request
         self._url = self._adopt(request)
         self._offset = 0
         self._total: int | None = None
@@ -202,9 +186,8 @@ class LogFileDownload:
         self._refreshes = 0
         self._failures_in_row = 0
 
-    # ------------------------------------------------------------------ the URL
     def _adopt(self, request: LogRequest) -> str:
-        """Take a request's URL into use: mask it (whole, and its query) in every log line from now on."""
+        """Take a request's URL into use, masked (whole, and its query) in every log line from now on."""
         url = request.presigned_url or ""
         self._current = request
         mask_secret(url)
@@ -215,11 +198,11 @@ class LogFileDownload:
 
     @property
     def safe_url(self) -> str:
-        """The current URL's scheme and host only, fit for logs and messages."""
+        """Return the current URL's scheme and host only, fit for logs and messages."""
         return redact_url(self._url)
 
     def _scrub(self, text: str) -> str:
-        """A message that a library built around a URL, with no URL or query string left in it."""
+        """Remove the URL and its query from a library's message."""
         query = self._url.partition("?")[2]
         if query:
             text = text.replace(query, "***")
@@ -252,37 +235,44 @@ class LogFileDownload:
             request = self.hook.get_log_request(self.request.request_id)
         self._url = self._adopt(request)
 
-    # ------------------------------------------------------------------ reading
     def __iter__(self) -> Iterator[bytes]:
-        self._checks = StreamChecks(self.request.request_id, part_size=self.part_size)
+        self._checks = checks = StreamChecks(self.request.request_id, part_size=self.part_size)
         if self.verify_gzip is True:
-            self._checks.check_gzip()
+            checks.check_gzip()
         try:
             yield from self._read_all()
         finally:
-            self._checks.close()
+            checks.close()
+        self._verify()
+        self.stats = DownloadStats(
+            size=self._offset,
+            md5_hex=checks.md5.hexdigest(),
+            resumes=self._resumes,
+            url_refreshes=self._refreshes,
+            gzip_checked=checks.gzip is not None,
+            crc32=checks.crc32,
+            part_md5s=checks.part_md5s,
+        )
 
     def _read_all(self) -> Iterator[bytes]:
-        assert self._checks is not None
-        started = time.monotonic()
         if url_expires_soon(self.request):
             self._refresh_url("has expired (presigned_url_expiration_time has passed)")
         while True:
-            # What went wrong is taken out of the except blocks as text, so that the errors
-            # raised or logged below do not carry the library's exception (and its URL) along.
-            refresh, retry = "", ""
+            # The failure leaves the except blocks as text, so that what is raised or logged
+            # below does not carry the library's exception (and its URL) along.
+            refresh = retry = ""
             try:
                 yield from self._read_from_offset()
             except _Refresh as why:
                 refresh = str(why)
             except _Retryable as why:
                 retry = str(why)
+            if not refresh and not retry and (self._total is None or self._offset >= self._total):
+                return
+            self._failed()
             if refresh:
-                self._failed()
                 self._refresh_url(refresh)
-                continue
-            if retry:
-                self._failed()
+            elif retry:
                 delay = min(self.backoff_base * 2 ** (self._failures_in_row - 1), self.backoff_max)
                 self.log.warning(
                     "Download of request %s stopped at byte %d (%s); resuming in %.1f s.",
@@ -292,30 +282,16 @@ class LogFileDownload:
                     delay,
                 )
                 time.sleep(delay)
-                continue
-            if self._total is None or self._offset >= self._total:
-                break
-            self._failed()  # the body ended early without an error: resume like after a drop
-            self.log.warning(
-                "Download of request %s ended at byte %d of %d; resuming.",
-                self.request.request_id,
-                self._offset,
-                self._total,
-            )
-        self._verify()
-        self.stats = DownloadStats(
-            size=self._offset,
-            md5_hex=self._checks.md5.hexdigest(),
-            resumes=self._resumes,
-            url_refreshes=self._refreshes,
-            seconds=time.monotonic() - started,
-            gzip_checked=self._checks.gzip is not None,
-            crc32=self._checks.crc32,
-            part_md5s=self._checks.part_md5s,
-        )
+            else:  # the body ended early without an error: resume like after a drop
+                self.log.warning(
+                    "Download of request %s ended at byte %d of %d; resuming.",
+                    self.request.request_id,
+                    self._offset,
+                    self._total,
+                )
 
     def _failed(self) -> None:
-        """Count a failure; give up after too many in a row without progress, or too many in all."""
+        """Count a failure; give up after too many in a row without progress, or in all."""
         self._failures_in_row += 1
         self._resumes += 1
         if self._failures_in_row > self.max_resumes or self._resumes > MAX_TOTAL_RESUMES:
@@ -417,10 +393,9 @@ class LogFileDownload:
         self.progress.total = total
 
     def _check_identity(self, headers: Any) -> None:
-        """Refuse to splice two different files (the ETag must not change between reads); note its MD5s.
+        """Refuse to splice two files (the ETag must not change); note the MD5 the headers give.
 
-        S3's ETag of an object uploaded whole is the MD5 of its bytes, unless KMS or a
-        customer key encrypted it; a multipart ETag (``"...-N"``) is not one either.
+        S3's ETag is the MD5 of the bytes, unless KMS or a customer key encrypted them, or multipart.
         """
         etag = headers.get("ETag")
         if etag is not None:
@@ -441,31 +416,24 @@ class LogFileDownload:
                 self._goog_md5 = value
 
     def _choose_checks(self) -> None:
-        """At the first answer's headers: with ``verify_gzip="auto"``, decompress only if no MD5 proves the bytes.
-
-        A whole-file MD5 equal to the MD5 the file server gives proves every byte is the
-        file, for a fraction of the CPU of decompressing it. Without one (no ETag, a
-        multipart or KMS ETag), decompressing to a valid gzip end is what proves it.
-        """
+        """With ``verify_gzip="auto"``, decompress only if no MD5 proves the bytes (at a fraction of the CPU)."""
         assert self._checks is not None
         self._checks_chosen = True
         proof = "ETag" if self._etag_md5 else "x-goog-hash md5" if self._goog_md5 else None
-        if self.verify_gzip != AUTO or self._checks.gzip is not None:
-            if proof is None and self.verify_gzip is False:
-                self.log.warning(
-                    "The file server sends no MD5 of the log file of request %s and verify_gzip=False: "
-                    "only its size is checked.",
-                    self.request.request_id,
-                )
-            return
-        if proof is None:
+        if proof is None and self.verify_gzip is False:
+            self.log.warning(
+                "The file server sends no MD5 of the log file of request %s and verify_gzip=False: "
+                "only its size is checked.",
+                self.request.request_id,
+            )
+        elif proof is None and self.verify_gzip == AUTO:
             self.log.info(
                 "The file server sends no MD5 of the log file of request %s: decompressing it on the "
                 "way to prove it whole (verify_gzip='auto').",
                 self.request.request_id,
             )
             self._checks.check_gzip()
-        else:
+        elif self.verify_gzip == AUTO:
             self.log.info(
                 "The file server sends the MD5 of the log file of request %s (%s): the bytes are "
                 "proven by it, without decompressing (verify_gzip='auto').",
@@ -474,7 +442,7 @@ class LogFileDownload:
             )
 
     def _verify(self) -> None:
-        """The end-of-file checks: size, MD5 against the ETag / x-goog-hash, gzip integrity."""
+        """Check the end of the file: size, MD5 against the ETag / x-goog-hash, gzip integrity."""
         rid = self.request.request_id
         assert self._checks is not None
         self._checks.finish()

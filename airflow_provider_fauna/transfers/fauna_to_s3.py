@@ -1,8 +1,4 @@
-"""Copy a Fauna query-log export to S3 with ``S3Hook`` and boto3's managed transfer: streamed, verified.
-
-Needs the Amazon provider (``pip install 'airflow-provider-fauna[amazon]'``); this module
-imports without it, and the operator says what to install when it is missing.
-"""
+"""Copy a Fauna query-log export to S3 with ``S3Hook`` and boto3's managed transfer (extra ``amazon``)."""
 
 from __future__ import annotations
 
@@ -18,12 +14,10 @@ from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.transfers.base import (
     BaseFaunaLogsTransferOperator,
     Destination,
-    check_key_template,
-    check_provider_installed,
+    check_int,
     require_provider,
 )
 from airflow_provider_fauna.transfers.download import KMS_ENCRYPTION, FaunaVerificationError, MiB
-from airflow_provider_fauna.utils.templates import is_templated
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -44,32 +38,15 @@ _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _ETAG = re.compile(r'^"?([0-9a-fA-F]{32})(?:-(\d+))?"?$')
 
 
-def validate_s3_bucket(bucket: Any) -> str:
-    """Check a bucket name against S3's rules, naming the field in the message."""
-    if not isinstance(bucket, str) or not bucket.strip():
-        raise FaunaValidationError("s3_bucket is empty: give the name of the bucket to write to.")
-    if bucket.startswith("s3://"):
-        raise FaunaValidationError(
-            f"s3_bucket={bucket!r} is a URL: give the bare bucket name ({bucket[5:].split('/')[0]!r})."
-        )
-    if not _BUCKET.match(bucket) or ".." in bucket or _IP_ADDRESS.match(bucket):
-        raise FaunaValidationError(
-            f"s3_bucket={bucket!r} is not a valid S3 bucket name: 3 to 63 lowercase letters, digits, "
-            "'.' and '-', beginning and ending with a letter or digit."
-        )
-    return bucket
-
-
 def _error_code(err: BaseException) -> str:
     response = getattr(err, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
 
 
 class DownloadReader:
-    """The verified download as a non-seekable file object, which ``upload_fileobj`` reads part by part.
+    """Read the verified download as a non-seekable file, as ``upload_fileobj`` does part by part.
 
-    The download raises on a bad byte before its end is read, so the managed transfer aborts
-    instead of completing the upload.
+    The download raises on a bad byte before its end, so the managed transfer aborts the upload.
     """
 
     def __init__(self, download: LogFileDownload) -> None:
@@ -92,9 +69,9 @@ class DownloadReader:
 
 
 def etag_check(etag: str, stats: DownloadStats) -> bool | None:
-    """Whether a store's ETag matches the bytes sent, or ``None`` when its form cannot tell.
+    """Tell whether a store's ETag (a plain MD5, or AWS's MD5 of part MD5s with ``-N``) matches the bytes sent.
 
-    Understood: a plain MD5 of the object, and AWS's MD5 of the parts' MD5s with ``-N``.
+    :return: ``None`` when the ETag's form cannot tell.
     """
     match = _ETAG.match(etag or "")
     if not match:
@@ -108,25 +85,17 @@ def etag_check(etag: str, stats: DownloadStats) -> bool | None:
 
 
 class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
-    """Stream a Fauna query-log export into S3, as ``s3://{s3_bucket}/{s3_key}``.
+    """Stream a Fauna query-log export into S3, as ``s3://{s3_bucket}/{s3_key}``; return that URI.
 
     The file goes through ``S3Hook.load_file_obj`` (boto3's managed transfer, in parts of
-    ``part_size``), so memory stays at a few parts however large the file, and the AWS
-    connection's settings (``config_kwargs``, ``service_config``) apply. A bad byte fails the
-    download before its end, which aborts the upload. The stored object is then checked by its
-    size and this attempt's metadata, and by its ETag or CRC-32 where their form is understood
-    (see "S3-compatible stores" in the docs); one that differs is deleted, one that matches never.
-
-    Returns ``s3://bucket/key``. To schedule on the file, declare it as an outlet, e.g.
-    ``outlets=[Asset("s3://my-bucket/fauna/query_logs/us-std/ECommerce/")]`` or a key rendered
-    the same way. See :class:`BaseFaunaLogsTransferOperator` for the request parameters and for
-    why the object has content type ``application/gzip`` and no ``Content-Encoding``.
+    ``part_size``), so memory stays at a few parts and the AWS connection's settings apply.
+    The stored object is checked by its size and this attempt's metadata, and by its ETag or
+    CRC-32 where their form is understood (see :ref:`s3-compatible`): one that differs is
+    deleted. See :class:`BaseFaunaLogsTransferOperator` for the other parameters.
 
     :param s3_bucket: the bucket (templated).
-    :param s3_key: the object key (templated). Besides Jinja, it may use the placeholders of
-        :ref:`object-keys`, filled from the request; default
-        ``fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz``, e.g.
-        ``fauna/query_logs/us-std/ECommerce/date=2026-11-21/20261121T000000Z_20261122T000000Z.ndjson.gz``.
+    :param s3_key: the object key (templated), which may also use the placeholders of
+        :ref:`object-keys`; default :data:`~airflow_provider_fauna.transfers.base.DEFAULT_KEY_TEMPLATE`.
     :param aws_conn_id: the AWS connection (templated).
     :param encrypt: store with server-side encryption (SSE-S3, ``AES256``), as ``S3Hook`` does.
     :param acl_policy: a canned ACL for the object, e.g. ``bucket-owner-full-control``.
@@ -143,6 +112,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
     scheme = "s3"
     bucket_field = "s3_bucket"
     key_field = "s3_key"
+    provider = ("airflow.providers.amazon.aws.hooks.s3", "amazon")
 
     def __init__(
         self,
@@ -162,52 +132,26 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         self.aws_conn_id = aws_conn_id
         self.encrypt = encrypt
         self.acl_policy = acl_policy
-        if (
-            isinstance(part_size, bool)
-            or not isinstance(part_size, int)
-            or not (MIN_PART_SIZE <= part_size <= MAX_PART_SIZE)
-        ):
+        self.part_size = check_int("part_size", part_size, MIN_PART_SIZE, MAX_PART_SIZE, "5 MiB to 5 GiB")
+        self.upload_concurrency = check_int(
+            "upload_concurrency", upload_concurrency, 1, MAX_UPLOAD_CONCURRENCY, "parts uploaded at once"
+        )
+        self.check_destination(rendered=False)
+
+    def validate_bucket(self, bucket: str) -> None:
+        """Check a bucket name against S3's naming rules."""
+        if not _BUCKET.match(bucket) or ".." in bucket or _IP_ADDRESS.match(bucket):
             raise FaunaValidationError(
-                f"part_size={part_size!r} must be an integer from {MIN_PART_SIZE} (5 MiB, S3's minimum) "
-                f"to {MAX_PART_SIZE} (5 GiB)."
+                f"s3_bucket={bucket!r} is not a valid S3 bucket name: 3 to 63 lowercase letters, digits, "
+                "'.' and '-', beginning and ending with a letter or digit."
             )
-        self.part_size = part_size
-        if (
-            isinstance(upload_concurrency, bool)
-            or not isinstance(upload_concurrency, int)
-            or not 1 <= upload_concurrency <= MAX_UPLOAD_CONCURRENCY
-        ):
-            raise FaunaValidationError(
-                f"upload_concurrency={upload_concurrency!r} must be an integer from 1 to "
-                f"{MAX_UPLOAD_CONCURRENCY} (parts uploaded at once)."
-            )
-        self.upload_concurrency = upload_concurrency
-        check_provider_installed("airflow.providers.amazon.aws.hooks.s3", "amazon", type(self).__name__)
-        if not is_templated(s3_bucket):
-            validate_s3_bucket(s3_bucket)
-        if s3_key is not None and not is_templated(s3_key):
-            check_key_template("s3_key", s3_key)
-
-    def check_destination(self) -> None:
-        """Check the rendered bucket and key before any network call."""
-        validate_s3_bucket(self.s3_bucket)
-        if self.s3_key is not None:
-            check_key_template("s3_key", self.s3_key)
-
-    def key_template(self) -> str | None:
-        """The rendered ``s3_key``."""
-        return self.s3_key
-
-    def bucket(self) -> str:
-        """The rendered ``s3_bucket``."""
-        return self.s3_bucket
 
     def make_hook(self, extra_args: dict[str, Any] | None = None) -> S3Hook:
-        """An ``S3Hook`` on ``aws_conn_id`` whose managed transfer uses ``part_size`` and ``upload_concurrency``.
+        """Return an ``S3Hook`` with ``part_size`` and ``upload_concurrency``, unless the connection says.
 
-        The connection's ``service_config`` ``transfer_config_args`` take precedence, as in ``S3Hook``.
+        :param extra_args: the uploaded object's settings.
         """
-        module = require_provider("airflow.providers.amazon.aws.hooks.s3", "amazon", type(self).__name__)
+        module = require_provider(*self.provider, type(self).__name__)
         transfer = {
             "multipart_threshold": self.part_size,
             "multipart_chunksize": self.part_size,
@@ -219,11 +163,11 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
 
     @cached_property
     def s3_hook(self) -> S3Hook:
-        """An ``S3Hook`` on ``aws_conn_id``, made once: each new hook builds a new boto3 client."""
+        """Return an ``S3Hook`` on ``aws_conn_id``, made once: each new hook builds a boto3 client."""
         return self.make_hook()
 
     def check_bucket_exists(self) -> None:
-        """``HeadBucket``: a missing bucket or missing credentials fail the task before the export."""
+        """Fail on a missing bucket or missing credentials (``HeadBucket``) before the export."""
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         try:
@@ -248,18 +192,13 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
             )
 
     def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
-        """``head_object``: 404 means free; 403 and others are raised as they are."""
+        """Return the object's metadata (``head_object``: 404 means free; 403 and others raise)."""
         head = self.s3_hook.head_object(destination.key, destination.bucket)
         return None if head is None else dict(head.get("Metadata") or {})
 
-    def upload_args(self, metadata: dict[str, str]) -> dict[str, Any]:
-        """The object's settings: content type and this export's metadata (``encrypt``/``acl_policy`` via the hook)."""
-        return {"ContentType": self.content_type, "Metadata": metadata}
-
-    # ------------------------------------------------------------------ the copy
     def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:
         """Upload the download with ``S3Hook.load_file_obj``, check what landed, delete it if it differs."""
-        hook = self.make_hook(self.upload_args(metadata))
+        hook = self.make_hook({"ContentType": self.content_type, "Metadata": metadata})
         client = hook.get_conn()
         config = hook.transfer_config
         # boto3 takes no such argument; without it ten parts would wait in memory.
@@ -278,37 +217,35 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
                 encrypt=self.encrypt,
                 acl_policy=self.acl_policy,
             )
-        except Exception as err:
+        except BaseException as err:
             if _error_code(err) in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise AirflowFailException(
                     f"{destination.uri} was created by someone else while this task copied the log "
                     "file; it was left as it is. Pass replace=True to overwrite it."
                 ) from None
-            if download.stats is None or not self._landed_whole(
-                client, destination, download.stats, metadata
-            ):
+            # Also after a timeout or a kill (which go on failing): delete our object unless whole.
+            landed = self._landed_whole(client, destination, download.stats, metadata)
+            if not landed or not isinstance(err, Exception):
                 raise
             self.log.warning(
                 "The upload to %s failed (%s), yet the object landed whole.", destination.uri, err
             )
             return
-        except BaseException:  # a timeout or a kill: clean up, keep a whole object, go on failing
-            self._landed_whole(client, destination, download.stats, metadata)
-            raise
         assert download.stats is not None  # the transfer read to the end, so it was verified
         problems = self._problems(client, destination, download.stats, metadata)
         if problems:
-            if "another attempt" not in problems[-1]:
+            ours = "another attempt" not in problems[-1]
+            if ours:
                 self._delete(client, destination)
             raise FaunaVerificationError(
                 f"S3 reports a different object at {destination.uri} than was sent: {'; '.join(problems)}."
-                + ("" if "another attempt" in problems[-1] else " It was deleted; retry the task.")
+                + (" It was deleted; retry the task." if ours else "")
             )
 
     def _problems(
         self, client: Any, destination: Destination, stats: DownloadStats, metadata: dict[str, str]
     ) -> list[str]:
-        """How the stored object differs from what was sent (the attempt check last); empty if it does not."""
+        """List how the stored object differs from what was sent (the attempt check last)."""
         head = client.head_object(Bucket=destination.bucket, Key=destination.key, ChecksumMode="ENABLED")
         problems = []
         if head.get("ContentLength") != stats.size:
@@ -356,11 +293,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
             self.log.warning("Deleted %s, which failed its checks.", destination.uri)
 
     def _abort_orphaned_uploads(self, client: Any, destination: Destination) -> None:
-        """Abort the multipart uploads left open on exactly this key by tries that were killed.
-
-        A store or role that cannot list or abort them (s3rver answers 501 and 405) leaves them
-        to the bucket's ``AbortIncompleteMultipartUpload`` lifecycle rule.
-        """
+        """Abort the multipart uploads that killed tries left open on this key, where the store can list them."""
         try:
             pages = client.get_paginator("list_multipart_uploads").paginate(
                 Bucket=destination.bucket, Prefix=destination.key

@@ -14,12 +14,9 @@ def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedReque
 
 
 class PresignedUrlSession(requests.Session):
-    """A ``requests`` session that sends no credentials, on the first request or on any redirect.
+    """A ``requests`` session that sends no credentials (a presigned URL carries its own), even on redirects.
 
-    A presigned URL carries its own authorization. ``requests`` adds credentials from
-    ``session.auth`` or ``.netrc`` when a request is prepared (this ``auth`` sends none), and
-    again from ``.netrc`` in :meth:`rebuild_auth` on every redirect (replaced here). ``trust_env``
-    stays on, so proxy settings and ``REQUESTS_CA_BUNDLE`` still apply.
+    ``trust_env`` stays on, so proxy settings and ``REQUESTS_CA_BUNDLE`` still apply.
     """
 
     def __init__(self) -> None:

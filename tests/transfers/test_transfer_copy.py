@@ -124,29 +124,35 @@ def test_url_expiring_mid_copy_is_renewed_and_the_copy_resumes_where_it_stopped(
     assert_no_secret_in(repr(task_context["ti"].xcoms), fauna)
 
 
-def test_dropped_connection_resumes_with_a_range_request(
-    fauna: Any, store: Store, task_context: dict[str, Any]
+@pytest.mark.parametrize(
+    ("faults", "max_resumes", "statuses"),
+    [
+        pytest.param({"download_drop_after_bytes": 3 * MiB + 12345}, 5, [200, 206], id="dropped-once"),
+        pytest.param(
+            {"download_drop_after_bytes": 4 * MiB, "download_fault_count": None},
+            1,
+            [200, 206, 206],
+            id="dropped-often-with-progress",
+        ),
+        pytest.param({"download_truncate": True}, 5, [200, 206], id="truncated-body"),
+    ],
+)
+def test_a_cut_download_resumes_with_a_range_request(
+    fauna: Any,
+    store: Store,
+    task_context: dict[str, Any],
+    faults: dict[str, Any],
+    max_resumes: int,
+    statuses: list[int],
 ) -> None:
     request = complete_request()
-    fauna.faults = FaultConfig(download_drop_after_bytes=3 * MiB + 12345)
+    fauna.faults = FaultConfig(**faults)
 
-    run(store, task_context, request.request_id)
+    run(store, task_context, request.request_id, max_resumes=max_resumes)
 
     assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
-    assert [c.status for c in downloads(fauna)] == [200, 206]
+    assert [c.status for c in downloads(fauna)] == statuses
     assert fauna.api_calls("POST", f"/api/v1/logs/{request.request_id}/url") == [], "no new URL needed"
-
-
-def test_connection_dropping_often_still_finishes_while_each_read_makes_progress(
-    fauna: Any, store: Store, task_context: dict[str, Any]
-) -> None:
-    request = complete_request()
-    fauna.faults = FaultConfig(download_drop_after_bytes=4 * MiB, download_fault_count=None)
-
-    run(store, task_context, request.request_id, max_resumes=1)
-
-    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
-    assert [c.status for c in downloads(fauna)] == [200, 206, 206]
 
 
 def test_connection_dropping_without_progress_fails_after_max_resumes_and_leaves_nothing(
@@ -161,18 +167,6 @@ def test_connection_dropping_without_progress_fails_after_max_resumes_and_leaves
     assert len(downloads(fauna)) == 3, "the first read and two resumes"
     assert_nothing_left(store)
     assert_no_secret_in(str(failure.value), fauna)
-
-
-def test_truncated_body_is_detected_and_completed_by_resuming(
-    fauna: Any, store: Store, task_context: dict[str, Any]
-) -> None:
-    request = complete_request()
-    fauna.faults = FaultConfig(download_truncate=True)
-
-    run(store, task_context, request.request_id)
-
-    assert store.get(DEFAULT_KEY).data == fauna.file_bytes(request.request_id)
-    assert [c.status for c in downloads(fauna)] == [200, 206]
 
 
 def test_truncated_body_without_resumes_fails_and_leaves_nothing(
