@@ -52,7 +52,7 @@ PY
 
 rm -rf "$venv"
 "$uv_bin" venv --quiet --python "$python" "$venv"
-"$uv_bin" pip sync --quiet --python "$venv/bin/python" "$pins"
+"$uv_bin" pip sync --quiet --compile-bytecode --python "$venv/bin/python" "$pins"
 # --no-deps, then `uv pip check`: the floors venv must already satisfy what the wheel requires;
 # a resolver would quietly upgrade past a floor instead.
 "$uv_bin" pip install --quiet --no-deps --compile-bytecode --python "$venv/bin/python" "$wheel" "$emulator_wheel"

@@ -56,9 +56,10 @@ rm -f "$stamp"
 # sync, not install: a package dropped from the pins must leave the venv too, or tests could pass
 # here on an import that a fresh machine no longer has. The project itself is installed after it,
 # with its dependencies, so a dependency added to pyproject.toml before `make pins` still installs.
-"$uv_bin" pip sync --quiet --python "$venv/bin/python" "$pins"
-# --compile-bytecode (all of site-packages): uv does not compile by default and PYTHONDONTWRITEBYTECODE
-# may be set, so every Airflow process would compile its imports from source, unlike a pip install.
+# --compile-bytecode (what each command installs): uv does not compile by default and
+# PYTHONDONTWRITEBYTECODE may be set, so every Airflow process would compile its imports from
+# source, unlike a pip install.
+"$uv_bin" pip sync --quiet --compile-bytecode --python "$venv/bin/python" "$pins"
 "$uv_bin" pip install --quiet --compile-bytecode --python "$venv/bin/python" -e ".[amazon,google]" -e ./emulator
 echo "$wanted" >"$stamp"
 echo ">> $venv ready in $((SECONDS - start)) s"
