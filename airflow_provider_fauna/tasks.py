@@ -18,7 +18,7 @@ from airflow_provider_fauna.log_requests import (
     validate_region_group,
     validate_scope,
 )
-from airflow_provider_fauna.outcomes import describe
+from airflow_provider_fauna.outcomes import describe, validate_on_no_logs
 from airflow_provider_fauna.partitions import partition_period
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
 from airflow_provider_fauna.utils.templates import is_templated
@@ -51,25 +51,8 @@ def validate_scope_arguments(database: str | None, region_group: str | None) -> 
         validate_region_group(region_group)
 
 
-def validate_poll_interval(poll_interval: float) -> float:
-    """Refuse a poll interval that is not a positive number of seconds."""
-    if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or poll_interval <= 0:
-        raise FaunaValidationError(
-            f"poll_interval={poll_interval!r} must be a positive number of seconds, for example 60."
-        )
-    return float(poll_interval)
-
-
-def validate_timeout(timeout: float | timedelta | None) -> float | None:
-    """Refuse a wait timeout that is not ``None`` or a non-negative duration; return it in seconds."""
-    if timeout is None:
-        return None
-    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise FaunaValidationError(
-            f"timeout={timeout!r} must be a non-negative number of seconds or a timedelta."
-        )
-    return float(seconds)
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def resolve_interval(
@@ -98,13 +81,45 @@ def resolve_interval(
 
 
 class SubmitsExport:
-    """The arguments a task that submits an export shares (the request operator, the transfers)."""
+    """Take and check the arguments a task that submits an export shares (the request operator, the transfers).
 
-    fauna_conn_id: str
-    database: str | None
-    region_group: str | None
-    time_start: datetime | str | None
-    time_end: datetime | str | None
+    Each operator keeps them in its own signature, for ``default_args`` and the docs, and passes
+    them on; what they mean is in :class:`FaunaLogsRequestOperator`'s docstring.
+    """
+
+    def __init__(
+        self,
+        *,
+        database: str | None,
+        region_group: str | None,
+        time_start: datetime | str | None,
+        time_end: datetime | str | None,
+        fauna_conn_id: str,
+        deferrable: bool,
+        poll_interval: float,
+        timeout: float | timedelta | None,
+        on_no_logs: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.database = database
+        self.region_group = region_group
+        self.time_start = time_start
+        self.time_end = time_end
+        self.fauna_conn_id = fauna_conn_id
+        self.deferrable = deferrable
+        if not _is_number(poll_interval) or poll_interval <= 0:
+            raise FaunaValidationError(
+                f"poll_interval={poll_interval!r} must be a positive number of seconds, for example 60."
+            )
+        self.poll_interval = float(poll_interval)
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        if seconds is not None and (not _is_number(seconds) or seconds < 0):
+            raise FaunaValidationError(
+                f"timeout={timeout!r} must be a non-negative number of seconds or a timedelta."
+            )
+        self.timeout = None if seconds is None else float(seconds)
+        self.on_no_logs = validate_on_no_logs(on_no_logs)
 
     @property
     def hook(self) -> FaunaAccountHook:

@@ -8,15 +8,13 @@ from airflow.providers.common.compat.sdk import BaseOperator, conf
 
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.links import LINK_XCOM_KEY, FaunaLogRequestLink, log_request_url, push_no_link_yet
-from airflow_provider_fauna.outcomes import settle, validate_on_no_logs
+from airflow_provider_fauna.outcomes import settle
 from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
     SubmitsExport,
     submit_reusing,
-    validate_poll_interval,
     validate_scope_arguments,
-    validate_timeout,
     wait_or_defer,
 )
 from airflow_provider_fauna.waiting import read_trigger_event
@@ -71,17 +69,19 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
         on_no_logs: str = "skip",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.database = database
-        self.region_group = region_group
-        self.time_start = time_start
-        self.time_end = time_end
-        self.fauna_conn_id = fauna_conn_id
+        super().__init__(
+            database=database,
+            region_group=region_group,
+            time_start=time_start,
+            time_end=time_end,
+            fauna_conn_id=fauna_conn_id,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            on_no_logs=on_no_logs,
+            **kwargs,
+        )
         self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = validate_poll_interval(poll_interval)
-        self.timeout = validate_timeout(timeout)
-        self.on_no_logs = validate_on_no_logs(on_no_logs)
         validate_scope_arguments(database, region_group)
 
     def execute(self, context: Context) -> str:

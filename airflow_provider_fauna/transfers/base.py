@@ -26,15 +26,13 @@ from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.links import LINK_XCOM_KEY, FaunaLogRequestLink, log_request_url, push_no_link_yet
 from airflow_provider_fauna.log_requests import LogRequest, LogRequestState, parse_time, validate_request_id
-from airflow_provider_fauna.outcomes import describe, settle, submitter_of, validate_on_no_logs
+from airflow_provider_fauna.outcomes import describe, settle, submitter_of
 from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
     SubmitsExport,
     submit_reusing,
-    validate_poll_interval,
     validate_scope_arguments,
-    validate_timeout,
     wait_or_defer,
 )
 from airflow_provider_fauna.transfers.checks import AUTO, check_verify_gzip
@@ -247,18 +245,20 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         content_type: str = DEFAULT_CONTENT_TYPE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            database=database,
+            region_group=region_group,
+            time_start=time_start,
+            time_end=time_end,
+            fauna_conn_id=fauna_conn_id,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            on_no_logs=on_no_logs,
+            **kwargs,
+        )
         self.request_id = request_id
-        self.database = database
-        self.region_group = region_group
-        self.time_start = time_start
-        self.time_end = time_end
-        self.fauna_conn_id = fauna_conn_id
         self.replace = replace
-        self.deferrable = deferrable
-        self.poll_interval = validate_poll_interval(poll_interval)
-        self.timeout = validate_timeout(timeout)
-        self.on_no_logs = validate_on_no_logs(on_no_logs)
         self.max_resumes = check_int(
             "max_resumes", max_resumes, 0, math.inf, "failures in a row before a download gives up"
         )

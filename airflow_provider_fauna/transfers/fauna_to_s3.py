@@ -224,29 +224,40 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
                     "file; it was left as it is. Pass replace=True to overwrite it."
                 ) from None
             # Also after a timeout or a kill (which go on failing): delete our object unless whole.
-            landed = self._landed_whole(client, destination, download.stats, metadata)
-            if not landed or not isinstance(err, Exception):
+            try:
+                problems = self._problems(client, destination, download.stats, metadata)
+            except Exception:
+                problems = None  # not there, or the store cannot tell: nothing of ours to remove
+            if problems:
+                self._delete(client, destination)
+            if problems != [] or not isinstance(err, Exception):
                 raise
             self.log.warning(
                 "The upload to %s failed (%s), yet the object landed whole.", destination.uri, err
             )
             return
-        assert download.stats is not None  # the transfer read to the end, so it was verified
         problems = self._problems(client, destination, download.stats, metadata)
-        if problems:
-            ours = "another attempt" not in problems[-1]
-            if ours:
-                self._delete(client, destination)
+        if problems is None:
             raise FaunaVerificationError(
-                f"S3 reports a different object at {destination.uri} than was sent: {'; '.join(problems)}."
-                + (" It was deleted; retry the task." if ours else "")
+                f"S3 holds another object at {destination.uri} than was sent: it was written by another "
+                "attempt, so it was left as it is."
+            )
+        if problems:
+            self._delete(client, destination)
+            raise FaunaVerificationError(
+                f"S3 reports a different object at {destination.uri} than was sent: {'; '.join(problems)}. "
+                "It was deleted; retry the task."
             )
 
     def _problems(
-        self, client: Any, destination: Destination, stats: DownloadStats, metadata: dict[str, str]
-    ) -> list[str]:
-        """List how the stored object differs from what was sent (the attempt check last)."""
+        self, client: Any, destination: Destination, stats: DownloadStats | None, metadata: dict[str, str]
+    ) -> list[str] | None:
+        """List how this attempt's stored object differs from what was sent (``None``: another attempt's)."""
         head = client.head_object(Bucket=destination.bucket, Key=destination.key, ChecksumMode="ENABLED")
+        if (head.get("Metadata") or {}).get("fauna-attempt") != metadata["fauna-attempt"]:
+            return None
+        if stats is None:
+            return ["the download did not finish"]
         problems = []
         if head.get("ContentLength") != stats.size:
             problems.append(f"size {head.get('ContentLength')} instead of {stats.size}")
@@ -265,24 +276,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
             self.log.info(
                 "%s: ETag %s and checksum %s are of a form not checked.", destination.uri, etag, crc
             )
-        if (head.get("Metadata") or {}).get("fauna-attempt") != metadata["fauna-attempt"]:
-            problems.append("it was written by another attempt, so it was left as it is")
         return problems
-
-    def _landed_whole(
-        self, client: Any, destination: Destination, stats: DownloadStats | None, metadata: dict[str, str]
-    ) -> bool:
-        """After a failed upload: keep this attempt's object if it is whole, delete it if not."""
-        try:
-            head = client.head_object(Bucket=destination.bucket, Key=destination.key)
-        except Exception:
-            return False  # not there, or the store cannot tell: nothing of ours to remove
-        if (head.get("Metadata") or {}).get("fauna-attempt") != metadata["fauna-attempt"]:
-            return False
-        if stats is not None and not self._problems(client, destination, stats, metadata):
-            return True
-        self._delete(client, destination)
-        return False
 
     def _delete(self, client: Any, destination: Destination) -> None:
         try:
