@@ -1,7 +1,7 @@
 """What the S3 and GCS transfers share: input checks, finding the request, the key, the copy's frame.
 
 A transfer either copies the file of a given ``request_id`` or, standalone (``database`` or
-``region_group``), submits the request itself, waits, then copies; see :ref:`transfers`.
+``region_group``), submits the request itself, waits, then copies; see :doc:`/transfers`.
 """
 
 from __future__ import annotations
