@@ -94,7 +94,7 @@ lint: venv-af3
 	$(VENV_AF3)/bin/ruff check . || failed=1; \
 	$(VENV_AF3)/bin/ruff format --check . || failed=1; \
 	$(VENV_AF3)/bin/mypy || failed=1; \
-	$(VENV_AF3)/bin/mypy tests/harness tests/conftest.py || failed=1; \
+	$(VENV_AF3)/bin/mypy tests/harness tests/conftest.py benchmarks || failed=1; \
 	exit $$failed
 
 test-af3: venv-af3 $(S3RVER) $(VENDOR_NODE)

@@ -103,7 +103,7 @@ def main() -> None:
             s3_bucket=args.bucket,
             s3_key=args.key,
             deferrable=False,
-            **({"verify_gzip": True} if args.tool == "ours_gzip_check" else {}),
+            verify_gzip=True if args.tool == "ours_gzip_check" else "auto",
         )
 
         def copy() -> None:

@@ -48,7 +48,7 @@ def _defer(request_id: str, conn_id: str, poll_interval: float) -> Any:
         deferrable=True,
     )
     try:
-        sensor.execute({})  # type: ignore[arg-type]
+        sensor.execute({})
     except TaskDeferred as deferred:
         return deferred.trigger
     raise RuntimeError(f"the sensor did not defer on request {request_id}")
