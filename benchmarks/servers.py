@@ -86,10 +86,13 @@ def connection_from_env(conn_id: str) -> tuple[str, str]:
 class ServerProcess:
     """A server command run as a child process, stopped by its own pid when the block ends."""
 
-    def __init__(self, name: str, command: list[str], log_dir: Path | None = None) -> None:
+    def __init__(
+        self, name: str, command: list[str], log_dir: Path | None = None, cpus: set[int] | None = None
+    ) -> None:
         self.name = name
         self.command = command
         self._log_dir = log_dir
+        self._cpus = cpus
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: str | None = None
 
@@ -97,9 +100,15 @@ class ServerProcess:
         """Start the command, its output going to a log file (read back when it fails)."""
         directory = str(self._log_dir) if self._log_dir else tempfile.gettempdir()
         fd, self.log_path = tempfile.mkstemp(prefix=f"bench-{self.name}-", suffix=".log", dir=directory)
+        cpus = self._cpus
         with os.fdopen(fd, "wb") as log:
             self.process = subprocess.Popen(
-                self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                # Pinned before exec, so that every thread the server starts inherits it.
+                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
             )
 
     def log_text(self) -> str:
@@ -239,10 +248,8 @@ def emulator_process(
     ]
     if cache_dir is not None:
         command += ["--cache-dir", str(cache_dir)]
-    server = ServerProcess("fauna-emulator", command)
+    server = ServerProcess("fauna-emulator", command, cpus=cpus)
     server.start()
-    if cpus and server.process is not None:
-        os.sched_setaffinity(server.process.pid, cpus)
     try:
         url = server.wait_for(r"listening on (http://\S+)").group(1)
         server.wait_healthy(f"{url}/_emulator/health")
@@ -306,16 +313,19 @@ S3RVER_BIN = os.path.join(
 
 
 @contextlib.contextmanager
-def s3_process(name: str) -> Iterator[S3Server]:
-    """Run the S3 server ``name`` (``moto`` or ``s3rver``) until the block ends."""
+def s3_process(name: str, cpus: set[int] | None = None) -> Iterator[S3Server]:
+    """Run the S3 server ``name`` (``moto`` or ``s3rver``) until the block ends.
+
+    :param cpus: pin the server to these CPUs (away from the measured worker's).
+    """
     if name == "moto":
-        with moto_process() as server:
-            yield server
+        with moto_process(cpus) as moto:
+            yield moto
         return
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-s3rver-") as data:
         command = ["node", S3RVER_BIN, "-s", "-d", data, "-a", "127.0.0.1", "-p", str(port)]
-        server = ServerProcess("s3rver", command)
+        server = ServerProcess("s3rver", command, cpus=cpus)
         server.start()
         try:
             server.wait_for(r"listening on")
@@ -325,11 +335,11 @@ def s3_process(name: str) -> Iterator[S3Server]:
 
 
 @contextlib.contextmanager
-def moto_process() -> Iterator[S3Server]:
+def moto_process(cpus: set[int] | None = None) -> Iterator[S3Server]:
     """Run moto's server (S3 and the rest) on a free loopback port until the block ends."""
     port = free_port()
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    server = ServerProcess("moto", command)
+    server = ServerProcess("moto", command, cpus=cpus)
     server.start()
     url = f"http://127.0.0.1:{port}"
     try:
