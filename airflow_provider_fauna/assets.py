@@ -11,6 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import Asset, AssetAlias
 
+try:
+    from airflow.sdk.definitions.asset import AssetRef
+except ImportError:  # Airflow 2: no references to assets by name or URI
+    _ASSETS: tuple[type, ...] = (Asset,)
+else:
+    _ASSETS = (Asset, AssetRef)
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -20,9 +27,9 @@ if TYPE_CHECKING:
 
 
 def add_default_outlet(operator: BaseOperator) -> None:
-    """Give a transfer the default alias outlet, unless the user declared an asset or alias."""
+    """Give a transfer the default alias outlet, unless the user declared an asset, a reference or an alias."""
     outlets = list(operator.outlets or [])
-    if not any(isinstance(outlet, Asset | AssetAlias) for outlet in outlets):
+    if not any(isinstance(outlet, (*_ASSETS, AssetAlias)) for outlet in outlets):
         operator.outlets = [*outlets, AssetAlias(name=f"fauna-logs:{operator.dag_id}.{operator.task_id}")]
 
 
@@ -56,7 +63,7 @@ def announce(
         if isinstance(outlet, AssetAlias):
             if uri is not None and _alias_registered(outlet.name, operator):
                 outlet_events[outlet].add(Asset(uri=uri), extra=extra)
-        elif isinstance(outlet, Asset):
+        elif isinstance(outlet, _ASSETS):
             outlet_events[outlet].extra.update(extra)
 
 

@@ -5,6 +5,8 @@
 - ``assets_s3_unsynced``: the same, run without a DAG processor's sync of the DAG first;
 - ``assets_s3_declared_outlet``: the same with an asset the user declares, and
   ``on_no_logs="succeed"`` (both lines);
+- ``assets_s3_ref_outlet``: the same with an asset referred to by name (``Asset.ref``), which an
+  earlier task of the DAG declares (Airflow 3 only);
 - ``long_window_quarterly``: a request per quarter, which the 90-day limit refuses from Q2 on.
 
 The partitioned DAGs a real scheduler runs are in ``partitioned_deployment_dags.py``.
@@ -55,6 +57,15 @@ with _daily("assets_s3_unsynced"):
 
 with _daily("assets_s3_declared_outlet"):
     to_s3(deferrable=False, poll_interval=0.5, on_no_logs="succeed", outlets=[DECLARED_ASSET])
+
+if hasattr(Asset, "ref"):  # Airflow 3
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    BY_NAME = Asset(name="fauna-logs-by-name", uri=f"s3://{S3_BUCKET}/by-name/")
+    with _daily("assets_s3_ref_outlet"):
+        EmptyOperator(task_id="declares", outlets=[BY_NAME]) >> to_s3(
+            deferrable=False, poll_interval=0.5, outlets=[Asset.ref(name=BY_NAME.name)]
+        )
 
 
 def _quarterly() -> Any:

@@ -123,6 +123,20 @@ def test_a_declared_asset_carries_the_object_in_its_extra_and_no_logs_says_so(
     )
 
 
+@pytest.mark.skipif(airflow_version() < (3, 0), reason="Asset.ref is Airflow 3's")
+def test_an_asset_referred_to_by_name_carries_the_object_in_its_extra(
+    airflow_db: None, fauna_connection: str, emulator: Any, bucket: str
+) -> None:
+    run_synced("assets_s3_ref_outlet", NOV_2)
+
+    ours = [e for e in events_of(f"s3://{bucket}/by-name/", "assets_s3_ref_outlet") if e["extra"]]
+    assert [e["extra"]["uri"] for e in ours] == [f"s3://{bucket}/{DAY_KEY}"]
+    assert ours[0]["extra"]["bytes"] == len(stored(bucket, DAY_KEY))
+    assert events_of(f"s3://{bucket}/{DAY_KEY}", "assets_s3_ref_outlet") == [], (
+        "with a reference declared, no per-object alias event"
+    )
+
+
 def test_a_dag_no_dag_processor_parsed_still_copies(
     airflow_db: None, fauna_connection: str, emulator: Any, bucket: str
 ) -> None:
