@@ -68,7 +68,7 @@ def test_three_days_deferrable_with_a_retried_request_make_one_export_each(emula
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
 def test_each_sensor_mode_waits_for_completion(emulator, mode):
-    emulator.completion_delay = 1.2
+    emulator.completion_delay = 2.5  # long enough to see in progress on a loaded machine
     run = run_dag(f"fauna_wait_{mode}", NOV[10]).assert_success()
 
     request_id = str(run.task("request_logs").return_value)

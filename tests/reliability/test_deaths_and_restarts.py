@@ -11,9 +11,9 @@ by the test DAGs' :class:`FaultyS3Transfer` (see ``tests/dags/reliability_dags.p
   try while it waits for S3 to complete the upload (every part is up); the completion goes
   through a little later, so the object lands whole and is kept for the retry.
 
-The triggerer restart swaps the inline trigger of ``dag.test()`` for one that is cancelled 0.8 s
-into the wait, then rebuilt the way the triggerer rebuilds it, from the ``Trigger`` row's encrypted
-kwargs.
+The triggerer restart swaps the inline trigger of ``dag.test()`` for one that is cancelled once it
+has polled the request (which is held ``Pending`` until then), then rebuilt the way the triggerer
+rebuilds it, from the ``Trigger`` row's encrypted kwargs.
 """
 
 from __future__ import annotations
@@ -23,13 +23,16 @@ import contextlib
 import importlib
 import inspect
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from harness import load_dag
 from reliability_support import Bucket, day_key, nov, statuses, submissions, tokens, xcom
 
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.dagrun
 
@@ -160,8 +163,12 @@ def rebuild_like_the_triggerer(trigger: FaunaLogsTrigger) -> Any:
     return getattr(importlib.import_module(module), name)(**kwargs)
 
 
-async def run_until_killed(trigger: FaunaLogsTrigger, seconds: float) -> Any:
-    """Run a trigger as the triggerer would, and kill it after ``seconds``; its event, if it fired."""
+async def run_until_killed(trigger: FaunaLogsTrigger, polled: Callable[[], bool]) -> Any:
+    """Run a trigger as the triggerer would, and kill it once ``polled()``; its event, if it fired.
+
+    Killing on a condition, not after a fixed time, keeps the test exact on a loaded machine,
+    where the first poll can take seconds.
+    """
 
     async def first_event() -> Any:
         async for event in trigger.run():
@@ -169,8 +176,10 @@ async def run_until_killed(trigger: FaunaLogsTrigger, seconds: float) -> Any:
         return None
 
     running = asyncio.ensure_future(first_event())
-    done, _ = await asyncio.wait({running}, timeout=seconds)
-    if done:
+    deadline = time.monotonic() + 60
+    while not running.done() and not polled() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if running.done():
         return running.result()
     running.cancel()  # the triggerer dies: its coroutines are cancelled mid-wait
     with contextlib.suppress(asyncio.CancelledError):
@@ -182,19 +191,31 @@ def test_triggerer_restart_mid_wait_resumes_on_the_same_request(
     fauna: Any, bucket: str, dagruns: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Bucket(bucket)
-    fauna.completion_delay = 2.0
+    fauna.completion_delay = 3600.0  # Pending until the first triggerer is gone
     dag_module = inspect.getmodule(type(load_dag("reliability_pipeline")).test)
     inline_trigger = dag_module._run_inline_trigger
     restarts: list[dict[str, Any]] = []
 
+    def status_reads() -> int:
+        return sum(c.path.startswith("/api/v1/logs/") for c in fauna.api_calls("GET"))
+
     def restarting_triggerer(trigger: Any, *args: Any) -> Any:
         if not isinstance(trigger, FaunaLogsTrigger) or restarts:
             return inline_trigger(trigger, *args)
-        early = asyncio.run(run_until_killed(trigger, 0.8))
+        before = status_reads()  # the sensor's own check, made before it deferred
+        early = asyncio.run(run_until_killed(trigger, lambda: status_reads() > before))
         killed_at = time.time()
+        trigger_reads = status_reads() - before
+        fauna.completion_delay = 0.0  # the export completes while no triggerer runs
         rebuilt = rebuild_like_the_triggerer(trigger)
         restarts.append(
-            {"early": early, "at": killed_at, "before": trigger.serialize(), "after": rebuilt.serialize()}
+            {
+                "early": early,
+                "at": killed_at,
+                "trigger_reads": trigger_reads,
+                "before": trigger.serialize(),
+                "after": rebuilt.serialize(),
+            }
         )
         return inline_trigger(rebuilt, *args)
 
@@ -210,5 +231,6 @@ def test_triggerer_restart_mid_wait_resumes_on_the_same_request(
     assert restart["before"][1]["request_id"] == request_id
     polls = [c for c in fauna.api_calls("GET") if c.path.startswith("/api/v1/logs/")]
     assert {c.path for c in polls} == {f"/api/v1/logs/{request_id}"}
-    assert any(c.time < restart["at"] for c in polls) and any(c.time > restart["at"] for c in polls)
+    assert restart["trigger_reads"] >= 1, "the first trigger polled before it was killed"
+    assert any(c.time > restart["at"] for c in polls), "the rebuilt trigger polled again"
     assert len(submissions(fauna)) == 1
