@@ -201,6 +201,11 @@ class FaunaAccountHook(BaseHook):
             self.__dict__["_settings"] = settings
         return self.__dict__["_settings"]
 
+    async def areload_connection(self) -> bool:
+        """Read the connection again (a long wait can outlive its key); return whether the key changed."""
+        before = self.__dict__.pop("_settings", None)
+        return before is not None and (await self._asettings()).key != before.key
+
     @property
     def base_url(self) -> str:
         """Return the Account API's root URL this hook sends to."""

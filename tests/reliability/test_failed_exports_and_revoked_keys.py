@@ -13,14 +13,20 @@ emulator right before the call that is to meet it, by wrapping that hook method 
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import os
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fauna_emulator import FaultConfig
-from harness import FAUNA_TEST_KEY
+from fauna_emulator.calls import fingerprint
+from harness import FAUNA_CONN_ID, FAUNA_TEST_KEY, conn_env_var
 from reliability_support import DATABASE, Bucket, day_key, nov, statuses, submissions, xcom
 
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
+
+if TYPE_CHECKING:
+    from leak_evidence import Evidence
 
 pytestmark = pytest.mark.dagrun
 
@@ -128,6 +134,46 @@ def test_key_revoked_while_the_trigger_waits_fails_the_sensor_at_once(
     request_id = str(run.task("request_logs").return_value)
     assert statuses(fauna.api_calls()) == [200, 200, 401], "submit, the sensor's check, the trigger's poll"
     assert_one_401_then_silence(fauna, f"/api/v1/logs/{request_id}")
+
+
+def test_key_rotated_while_the_trigger_waits_is_read_again_and_the_wait_goes_on(
+    fauna: Any, bucket: str, dagruns: Any, evidence: Evidence, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new_key = "fnacapi_rotated_key_0b7d3f9e2c4a4d6e8f1a3c5e7b9d0f21"
+    evidence.secrets[new_key] = "the rotated account key"
+    fauna.completion_delay = 3600.0  # Pending until the key has been rotated
+    original = FaunaAccountHook.aget_log_request
+    polls: list[str] = []
+
+    async def rotating(self: FaunaAccountHook, request_id: str) -> Any:
+        polls.append(request_id)
+        if len(polls) == 2:  # the trigger polled once with the old key; now the admin rotates it
+            fauna.add_key(new_key)
+            variable = conn_env_var(FAUNA_CONN_ID)
+            monkeypatch.setenv(
+                variable, json.dumps({**json.loads(os.environ[variable]), "password": new_key})
+            )
+            fauna.revoke_key(FAUNA_TEST_KEY)
+            fauna.completion_delay = 0.0
+        return await original(self, request_id)
+
+    monkeypatch.setattr(FaunaAccountHook, "aget_log_request", rotating)
+
+    run = dagruns.one("reliability_pipeline", nov(12)).assert_success()
+
+    sensor = run.task("wait_for_logs")
+    assert sensor.try_number == 1
+    assert "The Fauna key was rotated during the wait: polling again with the new key." in sensor.log
+    reads = [c for c in fauna.api_calls("GET") if c.path == f"/api/v1/logs/{polls[0]}"]
+    old, new = fingerprint(FAUNA_TEST_KEY), fingerprint(new_key)
+    # The sensor's check and the trigger's first poll, the poll the revoked key met, then the new key.
+    assert [(c.status, c.key_fingerprint) for c in reads[:4]] == [
+        (200, old),
+        (200, old),
+        (401, old),
+        (200, new),
+    ]
+    assert Bucket(bucket).read(day_key(run.logical_date)) == fauna.file_bytes(polls[0])
 
 
 def test_key_revoked_mid_download_fails_the_transfer_at_once_and_stores_nothing(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -11,7 +13,8 @@ from types import SimpleNamespace
 import pendulum
 import pytest
 from fauna_emulator import FaultConfig
-from harness import gaps
+from fauna_emulator.calls import fingerprint
+from harness import FAUNA_TEST_KEY, conn_env_var, gaps
 
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger, seconds_until
@@ -145,6 +148,29 @@ async def test_unknown_request_is_an_error_event(fauna_connection, emulator):
     assert payload["status"] == "error"
     assert payload["error_type"] == "FaunaNotFoundError"
     assert len(status_calls(emulator, "777777")) == 1
+
+
+async def test_a_rejected_key_is_read_again_once_then_the_error_fires(
+    fauna_connection, emulator, monkeypatch
+):
+    request_id = submit(fauna_connection)
+    emulator.revoke_key(FAUNA_TEST_KEY)
+    reload = FaunaAccountHook.areload_connection
+
+    async def rotate_to_an_unknown_key(self):  # the admin pastes a key the API does not know
+        variable = conn_env_var(fauna_connection)
+        monkeypatch.setenv(
+            variable, json.dumps({**json.loads(os.environ[variable]), "password": "fnacapi_typo"})
+        )
+        return await reload(self)
+
+    monkeypatch.setattr(FaunaAccountHook, "areload_connection", rotate_to_an_unknown_key)
+    payload = await first_event(FaunaLogsTrigger(request_id, fauna_connection, poll_interval=0.2))
+
+    assert payload["status"] == "error"
+    assert payload["error_type"] == "FaunaAuthError"
+    keys = [(c.status, c.key_fingerprint) for c in status_calls(emulator, request_id)]
+    assert keys == [(401, fingerprint(FAUNA_TEST_KEY)), (401, fingerprint("fnacapi_typo"))]
 
 
 async def test_deadline_gives_timeout_after_a_last_check(fauna_connection, emulator):
