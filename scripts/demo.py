@@ -199,8 +199,10 @@ def main() -> int:
     with ExitStack() as stack:
         say(f"Starting the Fauna emulator on {fauna_url} and a local S3 (moto) on {s3_url}")
         emulator = [sys.executable, "-m", "fauna_emulator", "--port", str(fauna_port), "--key", KEY]
-        # An export completes 2 s after it is submitted (a real one takes minutes).
-        emulator += ["--completion-delay", "2", "--quiet"]
+        # An export completes 2 s after it is submitted (a real one takes minutes); the test of
+        # the demo sets more, so that a loaded machine still sees each wait defer.
+        delay = os.environ.get("FAUNA_DEMO_COMPLETION_DELAY", "2")
+        emulator += ["--completion-delay", delay, "--quiet"]
         fauna_log, s3_log = work / "fauna-emulator.log", work / "moto-s3.log"
         fauna = launch(stack, emulator, fauna_log)
         moto = launch(stack, [str(BIN / "moto_server"), "-p", str(s3_port)], s3_log)

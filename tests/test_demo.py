@@ -18,6 +18,7 @@ pytestmark = [
 
 def test_demo_lands_three_days_and_narrates_each_step() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FAUNA_LOGS"))}
+    env["FAUNA_DEMO_COMPLETION_DELAY"] = "8"  # each sensor checks well before its export completes
     done = subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "demo.py")],
         env=env,

@@ -33,7 +33,7 @@ def test_rate_limit_can_send_retry_after_as_an_http_date(api: Api, emu: FaunaEmu
     emu.faults = FaultConfig(rate_limit_ratio=1.0, retry_after=30, retry_after_http_date=True)
     answer = api.call("GET", "/api/v1/oauth/apps")
     when = email.utils.parsedate_to_datetime(answer.headers["Retry-After"])
-    assert 25 <= when.timestamp() - time.time() <= 31
+    assert 20 <= when.timestamp() - time.time() <= 31
 
 
 def test_server_errors_use_every_5xx_code_and_gateways_answer_html(api: Api, emu: FaunaEmulator) -> None:
@@ -59,7 +59,8 @@ def test_drop_processes_the_request_then_closes_without_an_answer(api: Api, emu:
 
 
 def test_slow_delays_one_call_without_blocking_others(api: Api, emu: FaunaEmulator) -> None:
-    emu.faults = FaultConfig(slow_ratio=1.0, slow_seconds=1.5, fault_paths=("/api/v1/oauth",))
+    # 5 s: long enough that a loaded machine still sends the fast call while the slow one waits.
+    emu.faults = FaultConfig(slow_ratio=1.0, slow_seconds=5.0, fault_paths=("/api/v1/oauth",))
     slow_done = threading.Event()
     started = time.monotonic()
 
@@ -70,7 +71,7 @@ def test_slow_delays_one_call_without_blocking_others(api: Api, emu: FaunaEmulat
     thread = threading.Thread(target=slow_call)
     thread.start()
     while not emu.calls:
-        assert time.monotonic() - started < 1, "the slow call never arrived"
+        assert time.monotonic() - started < 4, "the slow call never arrived"
         time.sleep(0.01)
     (in_flight,) = emu.calls
     assert (in_flight.path, in_flight.status) == ("/api/v1/oauth/apps", 0)  # listed on arrival
@@ -78,10 +79,10 @@ def test_slow_delays_one_call_without_blocking_others(api: Api, emu: FaunaEmulat
     assert fast.status_code == 200
     assert not slow_done.is_set()
     thread.join()
-    assert time.monotonic() - started >= 1.5
+    assert time.monotonic() - started >= 5.0
     slow_call_record = emu.api_calls(path_prefix="/api/v1/oauth")[0]
     assert (slow_call_record.status, slow_call_record.fault) == (200, "slow")
-    assert slow_call_record.duration >= 1.5
+    assert slow_call_record.duration >= 5.0
     assert emu.api_calls(method="POST")[0].fault is None
     # Arrival order, though the slow call finished last.
     assert [c.path for c in emu.calls] == ["/api/v1/oauth/apps", "/api/v1/logs"]

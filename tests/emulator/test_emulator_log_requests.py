@@ -130,10 +130,10 @@ def test_revoked_key_is_401_from_then_on_and_added_keys_work(api: Api, emu: Faun
 
 
 def test_key_with_ttl_expires(emu: FaunaEmulator) -> None:
-    emu.add_key("fnacapi_short", ttl=1.0)
+    emu.add_key("fnacapi_short", ttl=5.0)  # a loaded machine's first call still comes in time
     api = Api(emu.url, "fnacapi_short")
     assert api.call("GET", "/api/v1/oauth/apps").status_code == 200
-    time.sleep(1.1)
+    time.sleep(5.1)
     assert api.call("GET", "/api/v1/oauth/apps").status_code == 401
 
 
@@ -191,10 +191,16 @@ def test_zero_delay_completes_on_the_first_read_at_version_2(api: Api) -> None:
 def test_state_machine_follows_the_completion_delay(start_emulator: Any) -> None:
     emu = start_emulator(completion_delay=1.2)
     api = Api(emu.url)
-    submitted = api.submit_ok()
-    request_id = submitted["request_id"]
+    real_clock, start = emu._account.clock, time.time()
+    # A clock the test moves, so that a slow machine cannot skip a state between two reads.
+    emu._account.clock = lambda: start
+    request_id = api.submit_ok()["request_id"]
     seen = [api.status(request_id)]
-    while seen[-1]["state"] != "Complete":
+    emu._account.clock = lambda: start + 0.7
+    seen.append(api.status(request_id))
+    resumed = real_clock()
+    emu._account.clock = lambda: start + 1.3 + (real_clock() - resumed)  # past d, and running again
+    while seen[-1]["state"] != "Complete":  # the file may still be building
         time.sleep(0.05)
         seen.append(api.status(request_id))
     states = [s["state"] for s in seen]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from emu_client import KEY
+from harness import hold_until, requests_read
 from harness.ci import missing_dependency
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def _run_example(base_url: str) -> tuple[subprocess.CompletedProcess[str], list[
         "FAUNA_BASE_URL": base_url,
         "ACCOUNT_KEY_SECRET": KEY,
         "FAUNA_POLL_MS": "50",
-        "FAUNA_MAX_RUNTIME_MS": "5000",
+        "FAUNA_MAX_RUNTIME_MS": "30000",
     }
     done = subprocess.run(
         [node, "app.js"], cwd=EXAMPLE_DIR, env=env, capture_output=True, text=True, timeout=60, check=False
@@ -58,9 +59,10 @@ def _run_example(base_url: str) -> tuple[subprocess.CompletedProcess[str], list[
 def test_vendor_node_example_completes_against_emulator(
     start_emulator: Callable[..., FaunaEmulator],
 ) -> None:
-    # A short delay, so the example polls through the in-progress states as against the service.
-    emu = start_emulator(host="127.0.0.1", port=0, completion_delay=0.3)
-    done, lines = _run_example(emu.url)
+    emu = start_emulator(host="127.0.0.1", port=0)
+    # In progress at the first poll, so the example polls through the states as against the service.
+    with hold_until(emu, requests_read(emu)):
+        done, lines = _run_example(emu.url)
     shown = _redact(f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}")
     assert done.returncode == 0, shown
     assert not [line for line in lines if line.get("level") == "error"], shown

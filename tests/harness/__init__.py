@@ -22,7 +22,7 @@ the session's ``AIRFLOW_HOME`` and settings are in place, and Airflow reads them
 
 from __future__ import annotations
 
-from harness.calls import gaps
+from harness.calls import gaps, hold_until, requests_read
 from harness.cli import airflow_cli_env, ensure_airflow_db, run_airflow_cli
 from harness.connections import (
     FAUNA_CONN_ID,
@@ -78,9 +78,11 @@ __all__ = [
     "gaps",
     "gcp_anonymous_connection_json",
     "gcs_emulator",
+    "hold_until",
     "load_dag",
     "mask",
     "moto_s3_server",
+    "requests_read",
     "reset_moto",
     "run_airflow_cli",
     "run_backfill",
