@@ -36,7 +36,7 @@ class FaunaApiError(FaunaError):
 
 
 class FaunaAuthError(FaunaApiError, AirflowFailException):
-    """401 or 403: the account key is wrong, expired, revoked or lacks access. Never retried."""
+    """401 or 403: the account key is wrong, expired, revoked or lacks access. Never retried with that key."""
 
 
 class FaunaNotFoundError(FaunaApiError, AirflowFailException):

@@ -201,10 +201,47 @@ class FaunaAccountHook(BaseHook):
             self.__dict__["_settings"] = settings
         return self.__dict__["_settings"]
 
-    async def areload_connection(self) -> bool:
-        """Read the connection again (a long wait can outlive its key); return whether the key changed."""
-        before = self.__dict__.pop("_settings", None)
-        return before is not None and (await self._asettings()).key != before.key
+    def _rotated(self, before: Settings, after: Settings | Exception) -> bool:
+        """Whether the connection, read again after ``before``'s key was rejected, holds a new key."""
+        if isinstance(after, Exception):  # the rejected key is the error to report, not this
+            self.log.warning("Could not read connection %r again: %s", self.fauna_conn_id, after)
+        elif after.key != before.key:
+            self.log.warning(
+                "The key of connection %r was rejected but has changed since: sending again with the new key.",
+                self.fauna_conn_id,
+            )
+            return True
+        self.__dict__["_settings"] = before
+        return False
+
+    def _send(self, call: ApiCall) -> Any:
+        # A long wait or copy can outlive its key: a key rotated meanwhile gets one more try.
+        before = self._settings
+        try:
+            return send(self._session, before, call, self.log)
+        except FaunaAuthError:
+            del self.__dict__["_settings"]
+            try:
+                after: Settings | Exception = self._settings
+            except Exception as err:
+                after = err
+            if not self._rotated(before, after):
+                raise
+        return send(self._session, self._settings, call, self.log)
+
+    async def _asend(self, call: ApiCall) -> Any:
+        before = await self._asettings()
+        try:
+            return await asend(before, call, self.log)
+        except FaunaAuthError:
+            del self.__dict__["_settings"]
+            try:
+                after: Settings | Exception = await self._asettings()
+            except Exception as err:
+                after = err
+            if not self._rotated(before, after):
+                raise
+        return await asend(await self._asettings(), call, self.log)
 
     @property
     def base_url(self) -> str:
@@ -225,9 +262,6 @@ class FaunaAccountHook(BaseHook):
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
         return session
-
-    def _send(self, call: ApiCall) -> Any:
-        return send(self._session, self._settings, call, self.log)
 
     def _pages(self, call_for: Callable[[dict[str, Any]], ApiCall], first: dict[str, Any]) -> Iterator[Any]:
         """Yield the results of every page, sending ``first`` with each page's ``next_token``."""
@@ -290,7 +324,7 @@ class FaunaAccountHook(BaseHook):
         :param request_id: the id the submission returned.
         """
         call = _logs_call("GET", _log_request_path(request_id))
-        return LogRequest.from_api(await asend(await self._asettings(), call, self.log))
+        return LogRequest.from_api(await self._asend(call))
 
     def create_log_file_url(self, request_id: str, version: int | None = None) -> LogRequest:
         """Ask for a fresh presigned URL of a completed request's log file (after the old one expired).

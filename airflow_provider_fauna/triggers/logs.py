@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_fauna.exceptions import FaunaAuthError, FaunaError
+from airflow_provider_fauna.exceptions import FaunaError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.waiting import TRANSIENT_ERRORS, seconds_until
 
@@ -29,7 +29,6 @@ class FaunaLogsTrigger(BaseTrigger):
     - ``"terminal"``: the request ended; ``request`` holds its XCom-safe details.
     - ``"timeout"``: ``end_time`` passed; a last status check was made first.
     - ``"error"``: a non-transient error (key rejected, request unknown); ``message`` says which.
-      A rejected key is first read again from the connection: if it was rotated, polling goes on.
 
     :param request_id: the log request to wait for.
     :param fauna_conn_id: the Fauna connection.
@@ -77,11 +76,6 @@ class FaunaLogsTrigger(BaseTrigger):
             except TRANSIENT_ERRORS as err:
                 self.log.warning("Status of Fauna log request %s not known yet: %s", self.request_id, err)
             except FaunaError as err:
-                if isinstance(err, FaunaAuthError) and await hook.areload_connection():
-                    self.log.warning(
-                        "The Fauna key was rotated during the wait: polling again with the new key."
-                    )
-                    continue
                 yield TriggerEvent(
                     {
                         "status": "error",

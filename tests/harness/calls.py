@@ -30,9 +30,11 @@ def hold_until(emulator: Any, released: Callable[[], bool], timeout: float = 60.
 
     def release() -> None:
         deadline = time.monotonic() + timeout
-        while not stop.is_set() and not released() and time.monotonic() < deadline:
-            stop.wait(0.02)
-        emulator.completion_delay = 0.0
+        try:
+            while not stop.is_set() and not released() and time.monotonic() < deadline:
+                stop.wait(0.02)
+        finally:
+            emulator.completion_delay = 0.0
 
     watcher = threading.Thread(target=release, name="hold-until", daemon=True)
     watcher.start()
@@ -44,9 +46,15 @@ def hold_until(emulator: Any, released: Callable[[], bool], timeout: float = 60.
 
 
 def requests_read(emulator: Any, times: int = 1) -> Callable[[], bool]:
-    """A condition for :func:`hold_until`: the status of a log request was read ``times`` times."""
+    """A condition for :func:`hold_until`: the status of a log request was read and answered ``times`` times.
+
+    Answered, not only arrived: a read still being answered when the hold ends could see the end.
+    """
 
     def read() -> bool:
-        return sum(c.method == "GET" and c.path.startswith("/api/v1/logs/") for c in emulator.calls) >= times
+        calls = emulator.calls
+        return (
+            sum(c.status and c.method == "GET" and c.path.startswith("/api/v1/logs/") for c in calls) >= times
+        )
 
     return read

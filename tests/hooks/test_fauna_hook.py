@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import uuid
 from datetime import datetime, timezone
+from typing import Any
 
 import pendulum
 import pytest
 import requests
 from fauna_emulator import FaultConfig
+from fauna_emulator.calls import fingerprint
+from harness import FAUNA_TEST_KEY, conn_env_var
 
 from airflow_provider_fauna.exceptions import (
     FaunaApiError,
@@ -30,6 +35,8 @@ DAY = {
     "time_start": pendulum.datetime(2026, 11, 1, tz="UTC"),
     "time_end": pendulum.datetime(2026, 11, 2, tz="UTC"),
 }
+
+ROTATED_KEY = "fnacapi_new_key_after_rotation"
 
 
 @pytest.fixture
@@ -204,6 +211,49 @@ class TestAuth:
         assert info.value.status == 401
         assert secret not in str(info.value)
         assert len(api_calls(emulator)) == 1
+
+    @pytest.mark.parametrize("mode", ["sync", "async"])
+    @pytest.mark.parametrize(
+        ("connection_then", "outcome"),
+        [("rotated", "sent again"), ("unchanged", "rejected"), ("deleted", "rejected")],
+    )
+    async def test_a_rejected_key_is_read_again_and_a_rotated_one_sent_once(
+        self, hook, emulator, monkeypatch, caplog, mode, connection_then, outcome
+    ):
+        request_id = hook.request_logs(database="us-std/ECommerce", **DAY).request_id  # the key is read
+        variable = conn_env_var(hook.fauna_conn_id)
+        if connection_then == "rotated":
+            emulator.add_key(ROTATED_KEY)
+            monkeypatch.setenv(
+                variable, json.dumps({**json.loads(os.environ[variable]), "password": ROTATED_KEY})
+            )
+        elif connection_then == "deleted":
+            monkeypatch.delenv(variable)
+        emulator.revoke_key(FAUNA_TEST_KEY)
+        hook._log = logging.getLogger("test.fauna_hook")  # stdlib, so caplog sees it on both lines
+        caplog.set_level("WARNING", logger="test.fauna_hook")
+
+        def read() -> Any:
+            return hook.get_log_request(request_id) if mode == "sync" else hook.aget_log_request(request_id)
+
+        if outcome == "sent again":
+            request = read() if mode == "sync" else await read()
+            assert request.request_id == request_id
+            assert "was rejected but has changed since" in caplog.text
+        else:
+            with pytest.raises(FaunaAuthError):
+                read() if mode == "sync" else await read()
+        keys = [c.key_fingerprint for c in api_calls(emulator, "GET")]
+        statuses = [c.status for c in api_calls(emulator, "GET")]
+        if outcome == "sent again":
+            assert (statuses, keys) == (
+                [401, 200],
+                [fingerprint(FAUNA_TEST_KEY), fingerprint(ROTATED_KEY)],
+            )
+        else:
+            assert (statuses, keys) == ([401], [fingerprint(FAUNA_TEST_KEY)]), "sent twice with one key"
+        if connection_then == "deleted":
+            assert "Could not read connection 'fauna_default' again" in caplog.text
 
     def test_connection_without_key_is_refused_before_any_call(self, emulator, monkeypatch):
         monkeypatch.setenv(

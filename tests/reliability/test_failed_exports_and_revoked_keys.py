@@ -136,11 +136,21 @@ def test_key_revoked_while_the_trigger_waits_fails_the_sensor_at_once(
     assert_one_401_then_silence(fauna, f"/api/v1/logs/{request_id}")
 
 
+ROTATED_KEY = "fnacapi_rotated_key_0b7d3f9e2c4a4d6e8f1a3c5e7b9d0f21"
+
+
+def rotate_key(monkeypatch: pytest.MonkeyPatch, fauna: Any, evidence: Evidence) -> None:
+    """Do what an admin does: a new key at Fauna, then in the connection, then the old key revoked."""
+    evidence.secrets[ROTATED_KEY] = "the rotated account key"
+    fauna.add_key(ROTATED_KEY)
+    variable = conn_env_var(FAUNA_CONN_ID)
+    monkeypatch.setenv(variable, json.dumps({**json.loads(os.environ[variable]), "password": ROTATED_KEY}))
+    fauna.revoke_key(FAUNA_TEST_KEY)
+
+
 def test_key_rotated_while_the_trigger_waits_is_read_again_and_the_wait_goes_on(
     fauna: Any, bucket: str, dagruns: Any, evidence: Evidence, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    new_key = "fnacapi_rotated_key_0b7d3f9e2c4a4d6e8f1a3c5e7b9d0f21"
-    evidence.secrets[new_key] = "the rotated account key"
     fauna.completion_delay = 3600.0  # Pending until the key has been rotated
     original = FaunaAccountHook.aget_log_request
     polls: list[str] = []
@@ -148,12 +158,7 @@ def test_key_rotated_while_the_trigger_waits_is_read_again_and_the_wait_goes_on(
     async def rotating(self: FaunaAccountHook, request_id: str) -> Any:
         polls.append(request_id)
         if len(polls) == 2:  # the trigger polled once with the old key; now the admin rotates it
-            fauna.add_key(new_key)
-            variable = conn_env_var(FAUNA_CONN_ID)
-            monkeypatch.setenv(
-                variable, json.dumps({**json.loads(os.environ[variable]), "password": new_key})
-            )
-            fauna.revoke_key(FAUNA_TEST_KEY)
+            rotate_key(monkeypatch, fauna, evidence)
             fauna.completion_delay = 0.0
         return await original(self, request_id)
 
@@ -163,9 +168,9 @@ def test_key_rotated_while_the_trigger_waits_is_read_again_and_the_wait_goes_on(
 
     sensor = run.task("wait_for_logs")
     assert sensor.try_number == 1
-    assert "The Fauna key was rotated during the wait: polling again with the new key." in sensor.log
+    assert "was rejected but has changed since: sending again with the new key" in sensor.log
     reads = [c for c in fauna.api_calls("GET") if c.path == f"/api/v1/logs/{polls[0]}"]
-    old, new = fingerprint(FAUNA_TEST_KEY), fingerprint(new_key)
+    old, new = fingerprint(FAUNA_TEST_KEY), fingerprint(ROTATED_KEY)
     # The sensor's check and the trigger's first poll, the poll the revoked key met, then the new key.
     assert [(c.status, c.key_fingerprint) for c in reads[:4]] == [
         (200, old),
@@ -193,3 +198,27 @@ def test_key_revoked_mid_download_fails_the_transfer_at_once_and_stores_nothing(
     (request,) = fauna.log_requests
     assert_one_401_then_silence(fauna, f"/api/v1/logs/{request['request_id']}/url")
     assert task.try_number == 1, "a rejected key fails the transfer without spending its retries"
+
+
+def test_key_rotated_mid_download_is_read_again_and_the_copy_lands(
+    fauna: Any, bucket: str, dagruns: Any, evidence: Evidence, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Bucket(bucket)
+    fauna.faults = FaultConfig(download_expire_mid_stream=True)  # the copy needs a new URL midway
+    original = FaunaAccountHook.create_log_file_url
+
+    def rotating(self: FaunaAccountHook, *args: Any, **kwargs: Any) -> Any:
+        rotate_key(monkeypatch, fauna, evidence)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FaunaAccountHook, "create_log_file_url", rotating)
+
+    run = dagruns.one("reliability_one_task", nov(13)).assert_success()
+
+    assert run.task("to_s3").try_number == 1
+    (request,) = fauna.log_requests
+    renewals = [c for c in fauna.api_calls("POST") if c.path.endswith("/url")]
+    old, new = fingerprint(FAUNA_TEST_KEY), fingerprint(ROTATED_KEY)
+    assert [(c.status, c.key_fingerprint) for c in renewals] == [(401, old), (200, new)]
+    assert store.state().objects == [day_key(run.logical_date)] and not store.state().uploads
+    assert store.read(day_key(run.logical_date)) == fauna.file_bytes(request["request_id"])

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -15,8 +13,7 @@ from types import SimpleNamespace
 import pendulum
 import pytest
 from fauna_emulator import FaultConfig
-from fauna_emulator.calls import fingerprint
-from harness import FAUNA_TEST_KEY, conn_env_var, gaps, hold_until, requests_read
+from harness import gaps, hold_until, requests_read
 
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger, seconds_until
@@ -156,29 +153,6 @@ async def test_unknown_request_is_an_error_event(fauna_connection, emulator):
     assert payload["status"] == "error"
     assert payload["error_type"] == "FaunaNotFoundError"
     assert len(status_calls(emulator, "777777")) == 1
-
-
-async def test_a_rejected_key_is_read_again_once_then_the_error_fires(
-    fauna_connection, emulator, monkeypatch
-):
-    request_id = submit(fauna_connection)
-    emulator.revoke_key(FAUNA_TEST_KEY)
-    reload = FaunaAccountHook.areload_connection
-
-    async def rotate_to_an_unknown_key(self):  # the admin pastes a key the API does not know
-        variable = conn_env_var(fauna_connection)
-        monkeypatch.setenv(
-            variable, json.dumps({**json.loads(os.environ[variable]), "password": "fnacapi_typo"})
-        )
-        return await reload(self)
-
-    monkeypatch.setattr(FaunaAccountHook, "areload_connection", rotate_to_an_unknown_key)
-    payload = await first_event(FaunaLogsTrigger(request_id, fauna_connection, poll_interval=0.2))
-
-    assert payload["status"] == "error"
-    assert payload["error_type"] == "FaunaAuthError"
-    keys = [(c.status, c.key_fingerprint) for c in status_calls(emulator, request_id)]
-    assert keys == [(401, fingerprint(FAUNA_TEST_KEY)), (401, fingerprint("fnacapi_typo"))]
 
 
 async def test_deadline_gives_timeout_after_a_last_check(fauna_connection, emulator):
