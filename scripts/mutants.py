@@ -172,6 +172,14 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/triggers/test_logs_trigger.py",),
     ),
     Mutant(
+        "rotated-key-not-reread",
+        "a key rotated during a wait or copy is never read again: the call fails on the old key",
+        "airflow_provider_fauna/hooks/fauna.py",
+        "        elif after.key != before.key:\n",
+        "        elif False:\n",
+        ("tests/hooks/test_fauna_hook.py::TestAuth",),
+    ),
+    Mutant(
         "failed-export-reused",
         "a retry reuses an export that ended Failed instead of starting a fresh one",
         "airflow_provider_fauna/tasks.py",
