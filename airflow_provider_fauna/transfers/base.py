@@ -165,6 +165,14 @@ class Destination:
         return f"{self.scheme}://{self.bucket}/{self.key}"
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """An object already at the destination: its user metadata and its size in bytes."""
+
+    metadata: dict[str, str]
+    size: int | None
+
+
 def object_metadata(request: LogRequest, attempt: str) -> dict[str, str]:
     """User metadata stored with the object: which export it is, and which attempt wrote it."""
     meta = {
@@ -382,15 +390,16 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             )
             announce(self, context, request, None)
             return None
-        existing = None if self.replace else self.stored_metadata(destination)
-        if existing is not None and existing.get("fauna-request-id") == request.request_id:
+        existing = None if self.replace else self.stored_object(destination)
+        if existing is not None and existing.metadata.get("fauna-request-id") == request.request_id:
             # Only verified copies are stored: an earlier try landed this export, then died.
             self.log.info(
                 "%s already holds the file of %s, stored by an earlier try: nothing to copy.",
                 destination.uri,
                 describe(request),
             )
-            announce(self, context, request, destination.uri)
+            # Its MD5 was proven by that try and not stored: the event carries the size only.
+            announce(self, context, request, destination.uri, size=existing.size)
             return destination.uri
         if existing is not None:
             raise AirflowFailException(
@@ -440,8 +449,8 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         announce(self, context, request, destination.uri, size=stats.size, md5=stats.md5_hex)
         return destination.uri
 
-    def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
-        """Return the user metadata of the object at ``destination`` (``None``: no object)."""
+    def stored_object(self, destination: Destination) -> StoredObject | None:
+        """Return the object at ``destination``: its user metadata and size (``None``: no object)."""
         raise NotImplementedError
 
     def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:

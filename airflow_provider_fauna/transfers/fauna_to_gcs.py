@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
-from airflow_provider_fauna.transfers.base import BaseFaunaLogsTransferOperator, Destination, require_provider
+from airflow_provider_fauna.transfers.base import (
+    BaseFaunaLogsTransferOperator,
+    Destination,
+    StoredObject,
+    require_provider,
+)
 from airflow_provider_fauna.transfers.download import FaunaVerificationError, MiB
 from airflow_provider_fauna.utils.redact import scrub_urls
 
@@ -132,11 +137,11 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
                 f"{self.gcp_conn_id!r}): create it, or fix the name. Nothing was exported."
             )
 
-    def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
-        """Return the object's metadata, or ``None`` if it (or the bucket: the upload says so) is absent."""
+    def stored_object(self, destination: Destination) -> StoredObject | None:
+        """Return the object's metadata and size, or ``None`` if it (or the bucket: the upload says so) is absent."""
         client = self.gcs_hook.get_conn()
         blob = client.bucket(destination.bucket).get_blob(destination.key)
-        return None if blob is None else dict(blob.metadata or {})
+        return None if blob is None else StoredObject(dict(blob.metadata or {}), blob.size)
 
     def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:
         """Write the download through a resumable session; finalize only a verified file; cancel on failure."""

@@ -14,6 +14,7 @@ from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.transfers.base import (
     BaseFaunaLogsTransferOperator,
     Destination,
+    StoredObject,
     check_int,
     require_provider,
 )
@@ -191,10 +192,12 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
                 code,
             )
 
-    def stored_metadata(self, destination: Destination) -> dict[str, str] | None:
-        """Return the object's metadata (``head_object``: 404 means free; 403 and others raise)."""
+    def stored_object(self, destination: Destination) -> StoredObject | None:
+        """Return the object's metadata and size (``head_object``: 404 means free; 403 and others raise)."""
         head = self.s3_hook.head_object(destination.key, destination.bucket)
-        return None if head is None else dict(head.get("Metadata") or {})
+        if head is None:
+            return None
+        return StoredObject(dict(head.get("Metadata") or {}), head.get("ContentLength"))
 
     def copy(self, download: LogFileDownload, destination: Destination, metadata: dict[str, str]) -> None:
         """Upload the download with ``S3Hook.load_file_obj``, check what landed, delete it if it differs."""
