@@ -51,6 +51,7 @@ from harness.stores import (
     wipe_s3,
 )
 from harness.timetables import TEST_DAG_START, daily_dag_args, daily_interval_timetable
+from harness.triggers import run_until_killed
 
 __all__ = [
     "DAGS_FOLDER",
@@ -88,6 +89,7 @@ __all__ = [
     "run_backfill",
     "run_dag",
     "run_dags",
+    "run_until_killed",
     "s3rver_installed",
     "s3rver_server",
     "use_s3_server",

@@ -19,20 +19,16 @@ rebuilds it, from the ``Trigger`` row's encrypted kwargs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import inspect
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from harness import airflow_version, load_dag
+from harness import airflow_version, load_dag, run_until_killed
 from reliability_support import Bucket, day_key, nov, statuses, submissions, tokens, xcom
 
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 pytestmark = pytest.mark.dagrun
 
@@ -180,30 +176,6 @@ def rebuild_like_the_triggerer(trigger: FaunaLogsTrigger) -> Any:
         kwargs = {name: smart_decode_trigger_kwargs(value) for name, value in kwargs.items()}
     module, _, name = row.classpath.rpartition(".")
     return getattr(importlib.import_module(module), name)(**kwargs)
-
-
-async def run_until_killed(trigger: FaunaLogsTrigger, polled: Callable[[], bool]) -> Any:
-    """Run a trigger as the triggerer would, and kill it once ``polled()``; its event, if it fired.
-
-    Killing on a condition, not after a fixed time, keeps the test exact on a loaded machine,
-    where the first poll can take seconds.
-    """
-
-    async def first_event() -> Any:
-        async for event in trigger.run():
-            return event
-        return None
-
-    running = asyncio.ensure_future(first_event())
-    deadline = time.monotonic() + 60
-    while not running.done() and not polled() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    if running.done():
-        return running.result()
-    running.cancel()  # the triggerer dies: its coroutines are cancelled mid-wait
-    with contextlib.suppress(asyncio.CancelledError):
-        await running
-    return None
 
 
 def test_triggerer_restart_mid_wait_resumes_on_the_same_request(
