@@ -23,6 +23,7 @@ Fixtures (session scope unless noted):
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,17 @@ if "airflow" in sys.modules:
     )
 
 AIRFLOW_HOME = configure_airflow_env()
+
+# Property-based tests (hypothesis): a bounded number of examples, so `make test` stays within its
+# time budget; no per-example deadline, as the first example pays for imports. HYPOTHESIS_PROFILE=deep
+# searches further by hand. Imported here so that a missing hypothesis fails collection in CI too.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # With CI=true a missing test dependency fails the run instead of skipping (see harness.ci).
 fail_missing_dependencies_in_ci()
 
