@@ -70,7 +70,9 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
-settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "deep", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # With CI=true a missing test dependency fails the run instead of skipping (see harness.ci).
 fail_missing_dependencies_in_ci()
