@@ -1,7 +1,8 @@
 """The period a partitioned DAG run covers (Airflow 3.2+), and its partition key in XCom.
 
 A ``CronPartitionTimetable`` run covers ``[partition_date, the timetable's next tick)``, the tick
-asked of the timetable itself so that the period matches the partitions the scheduler makes.
+asked of the timetable itself so that the period matches the partitions the scheduler makes, and
+consecutive partitions tile time across daylight-saving changes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 #: How far past ``partition_date`` the next tick is looked for: a yearly cron's period.
 TICK_HORIZON = timedelta(days=367)
+
+#: More than any daylight-saving shift (at most two hours anywhere): a tick that far back is unmoved.
+DST_MARGIN = timedelta(hours=3)
 
 EXPLICIT_FIX = "or pass time_start and time_end explicitly"
 
@@ -109,9 +113,20 @@ def _core_timetable(context: Mapping[str, Any]) -> Any:
 
 
 def _ticks_from(timetable: Any, start: pendulum.DateTime, key: str) -> list[pendulum.DateTime]:
-    """The first two partition dates at or after ``start``, as the timetable's backfill yields them."""
+    """The first two partition dates at or after ``start``, as the timetable steps from one to the next."""
+    if not getattr(timetable, "partitioned", False):
+        raise _no_period(key, timetable, "it is not partitioned")
+    step, back = getattr(timetable, "_get_next", None), getattr(timetable, "_get_prev", None)
+    if step is not None and back is not None:
+        # A cron timetable's own steps, the ones its scheduler and backfill walk. Its alignment
+        # (iter_partition_dagrun_infos' first tick) skips a tick just before a DST gap, and a tick
+        # moved by a gap or a fold is no wall-clock tick, so the walk starts from a tick before it.
+        tick = pendulum.instance(back(start - DST_MARGIN)).in_timezone("UTC")
+        while tick < start:
+            tick = pendulum.instance(step(tick)).in_timezone("UTC")
+        return [tick, pendulum.instance(step(tick)).in_timezone("UTC")]
     iterate = getattr(timetable, "iter_partition_dagrun_infos", None)
-    if iterate is None or not getattr(timetable, "partitioned", False):
+    if iterate is None:
         raise _no_period(key, timetable, "it is not partitioned")
     # The bounds are read as wall-clock times in the timetable's zone, so they are given in it.
     zone = getattr(timetable, "_timezone", None) or getattr(timetable, "timezone", None) or "UTC"
