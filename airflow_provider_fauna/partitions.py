@@ -57,7 +57,7 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
     if key is None:
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
         # Only a run without a data interval can be a partitioned DAG's: others skip the timetable.
-        if (start is None or start == end) and getattr(_core_timetable(context), "partitioned", False):
+        if (start is None or start == end) and getattr(core_timetable(context), "partitioned", False):
             raise FaunaValidationError(
                 "This run of a partitioned DAG has no partition key, so the period to export is unknown "
                 "(airflow dags test, and a trigger without a partition key, set none): let the scheduler "
@@ -71,7 +71,7 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
             f"unknown (a key set by hand, or by an asset-triggered DAG whose partition mappers do not "
             f"give a date): schedule the DAG with CronPartitionTimetable, {EXPLICIT_FIX}."
         )
-    timetable = _core_timetable(context)
+    timetable = core_timetable(context)
     if timetable is None:
         raise FaunaValidationError(
             f"This run has partition_key={key!r} but its DAG's timetable is not in the task's context, "
@@ -98,8 +98,11 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
     return PartitionPeriod(key=key, start=start, end=end)
 
 
-def _core_timetable(context: Mapping[str, Any]) -> Any:
-    """The scheduler's form of the DAG's timetable, the one that computes ticks (``None``: no DAG)."""
+def core_timetable(context: Mapping[str, Any]) -> Any:
+    """The scheduler's form of the DAG's timetable, the one that computes ticks (``None``: no DAG).
+
+    :param context: a task's context, or any mapping whose ``dag`` is the task's DAG.
+    """
     timetable = getattr(context.get("dag"), "timetable", None)
     if timetable is None:
         return None
