@@ -66,7 +66,7 @@ def parse_time(value: datetime | str, field_name: str) -> pendulum.DateTime:
             parsed = pendulum.parse(text, exact=True, tz=None)
             # An offset of 24 hours or more is parsed, and only refused once it is used.
             offset = parsed.utcoffset() if isinstance(parsed, datetime) else None
-        except (ValueError, OverflowError, pendulum.parsing.exceptions.ParserError) as err:
+        except Exception as err:  # pendulum's parser also raises TypeError, IndexError... on odd text ("0:")
             raise FaunaValidationError(
                 f"{field_name}={value!r} is not an ISO 8601 time: write it like '2026-11-01T00:00:00Z'."
             ) from err
@@ -89,7 +89,12 @@ def parse_time(value: datetime | str, field_name: str) -> pendulum.DateTime:
             f"{field_name}={value.isoformat()} is naive: pass a timezone-aware datetime, "
             "for example pendulum.datetime(2026, 11, 1, tz='UTC')."
         )
-    return pendulum.instance(value).in_timezone("UTC")
+    try:
+        return pendulum.instance(value).in_timezone("UTC")
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in the year 10000 in UTC
+        raise FaunaValidationError(
+            f"{field_name}={value.isoformat()} is out of range in UTC: give a time within years 1 to 9999."
+        ) from None
 
 
 def validate_interval(
