@@ -189,7 +189,6 @@ class SubmitsExport:
         self.timeout = None if seconds is None else float(seconds)
         self.on_no_logs = validate_on_no_logs(on_no_logs)
         validate_time_arguments(time_start, time_end)
-        validate_interval_source(self, time_start, time_end)
 
     @property
     def hook(self) -> FaunaAccountHook:

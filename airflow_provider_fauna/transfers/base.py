@@ -33,6 +33,7 @@ from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
     SubmitsExport,
     submit_reusing,
+    validate_interval_source,
     validate_scope_arguments,
     wait_or_defer,
 )
@@ -411,8 +412,9 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
                 "time_start/time_end belong to the standalone form (with database or region_group); "
                 "with request_id the interval is the request's own."
             )
-        if has_scope:
+        if has_scope:  # the standalone form exports the run's interval unless given times
             validate_scope_arguments(self.database, self.region_group)
+            validate_interval_source(self, self.time_start, self.time_end)
 
     def check_destination(self, *, rendered: bool = True) -> None:
         """Refuse a bad bucket or key before any network call (templated ones once ``rendered``)."""

@@ -240,8 +240,19 @@ def test_a_zero_width_schedule_is_refused_when_the_dag_file_is_parsed(tmp_path, 
         ),
         ('CronDataIntervalTimetable("@daily", timezone="UTC")', S3_TASK),
         ("None", REQUEST_TASK),  # manual runs: refused when they run, with the fix
+        # A transfer given request_id copies that export: the schedule's interval is not used.
+        (
+            '"@daily"',
+            'FaunaLogsToS3Operator(task_id="c", request_id="{{ ti.xcom_pull(task_ids=\'r\') }}", s3_bucket="fauna-logs")',
+        ),
     ],
-    ids=["daily-with-times", "trigger-with-interval", "data-interval", "no-schedule"],
+    ids=[
+        "daily-with-times",
+        "trigger-with-interval",
+        "data-interval",
+        "no-schedule",
+        "daily-copy-by-request-id",
+    ],
 )
 def test_schedules_that_give_an_interval_parse(tmp_path, schedule, body):
     imports = (
