@@ -126,7 +126,10 @@ def _ticks_from(timetable: Any, start: pendulum.DateTime, key: str) -> list[pend
         # moved by a gap or a fold is no wall-clock tick, so the walk starts from a tick before it.
         tick = pendulum.instance(back(start - DST_MARGIN)).in_timezone("UTC")
         while tick < start:
-            tick = pendulum.instance(step(tick)).in_timezone("UTC")
+            following = pendulum.instance(step(tick)).in_timezone("UTC")
+            if following <= tick:  # a step that does not advance would walk for ever
+                raise _no_period(key, timetable, f"its tick after {tick.isoformat()} does not advance")
+            tick = following
         return [tick, pendulum.instance(step(tick)).in_timezone("UTC")]
     iterate = getattr(timetable, "iter_partition_dagrun_infos", None)
     if iterate is None:

@@ -245,3 +245,15 @@ def test_the_xcom_details_carry_the_partition_key():
     details = request_details(request, partitioned_context(cron_partitions("0 0 * * *"), "2026-11-01", D1))
     assert details["partition_key"] == "2026-11-01"
     assert details["request_id"] == "r1"
+
+
+@partitions_only
+def test_a_timetable_whose_step_does_not_advance_is_refused_not_walked_for_ever():
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    core = coerce_to_core_timetable(cron_partitions("0 0 * * *"))
+    core._get_next = lambda current: current  # a broken custom timetable
+    context = partitioned_context(None, "2026-11-01", D1)
+    context["dag"] = SimpleNamespace(timetable=core)
+    with pytest.raises(FaunaValidationError, match=r"does not advance.*time_start and time_end"):
+        partition_period(context)
