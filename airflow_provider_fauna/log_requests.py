@@ -58,9 +58,15 @@ def parse_time(value: datetime | str, field_name: str) -> pendulum.DateTime:
         text = value.strip()
         if not text:
             raise FaunaValidationError(f"{field_name} is empty: give an ISO 8601 time with an offset.")
+        # RFC 3339 allows a lower-case designator, which pendulum's ISO 8601 parser does not.
+        if text[-1:] == "z":
+            text = text[:-1] + "Z"
         try:
-            parsed = pendulum.parse(text, exact=True)
-        except (ValueError, pendulum.parsing.exceptions.ParserError) as err:
+            # tz=None: a string without an offset stays naive instead of being read as UTC.
+            parsed = pendulum.parse(text, exact=True, tz=None)
+            # An offset of 24 hours or more is parsed, and only refused once it is used.
+            offset = parsed.utcoffset() if isinstance(parsed, datetime) else None
+        except Exception as err:  # pendulum's parser also raises TypeError, IndexError... on odd text ("0:")
             raise FaunaValidationError(
                 f"{field_name}={value!r} is not an ISO 8601 time: write it like '2026-11-01T00:00:00Z'."
             ) from err
@@ -68,7 +74,7 @@ def parse_time(value: datetime | str, field_name: str) -> pendulum.DateTime:
             raise FaunaValidationError(
                 f"{field_name}={value!r} is not a date and time: write it like '2026-11-01T00:00:00Z'."
             )
-        if not re.search(r"(Z|[+-]\d{2}:?\d{2})$", text, re.IGNORECASE):
+        if offset is None:
             raise FaunaValidationError(
                 f"{field_name}={value!r} has no timezone: add one, for example '{text}Z' for UTC."
             )
@@ -83,7 +89,32 @@ def parse_time(value: datetime | str, field_name: str) -> pendulum.DateTime:
             f"{field_name}={value.isoformat()} is naive: pass a timezone-aware datetime, "
             "for example pendulum.datetime(2026, 11, 1, tz='UTC')."
         )
-    return pendulum.instance(value).in_timezone("UTC")
+    try:
+        return pendulum.instance(value).in_timezone("UTC")
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in the year 10000 in UTC
+        raise FaunaValidationError(
+            f"{field_name}={value.isoformat()} is out of range in UTC: give a time within years 1 to 9999."
+        ) from None
+
+
+def validate_interval(
+    time_start: datetime | str, time_end: datetime | str
+) -> tuple[pendulum.DateTime, pendulum.DateTime]:
+    """Return the interval ``[time_start, time_end)`` in UTC, or refuse it: empty, reversed, or over 90 days."""
+    start = parse_time(time_start, "time_start")
+    end = parse_time(time_end, "time_end")
+    if end <= start:
+        raise FaunaValidationError(
+            f"time_end ({format_api_time(end)}) must be after time_start ({format_api_time(start)}): "
+            "the interval is [time_start, time_end) and may not be empty."
+        )
+    if end - start > MAX_INTERVAL:
+        raise FaunaValidationError(
+            f"time_start ({format_api_time(start)}) to time_end ({format_api_time(end)}) spans "
+            f"{(end - start).days} days; the Account API allows at most 90: "
+            "split it into shorter runs (a daily schedule exports one day per run)."
+        )
+    return start, end
 
 
 def validate_database(database: str) -> str:
@@ -188,19 +219,7 @@ class LogRequestSpec:
     ) -> LogRequestSpec:
         """Validate every field and return the spec; the message of any error names the field."""
         database, region_group = validate_scope(database, region_group)
-        start = parse_time(time_start, "time_start")
-        end = parse_time(time_end, "time_end")
-        if end <= start:
-            raise FaunaValidationError(
-                f"time_end ({format_api_time(end)}) must be after time_start ({format_api_time(start)}): "
-                "the interval is [time_start, time_end) and may not be empty."
-            )
-        if end - start > MAX_INTERVAL:
-            raise FaunaValidationError(
-                f"time_start ({format_api_time(start)}) to time_end ({format_api_time(end)}) spans "
-                f"{(end - start).days} days; the Account API allows at most 90: "
-                "split it into shorter runs (a daily schedule exports one day per run)."
-            )
+        start, end = validate_interval(time_start, time_end)
         try:  # canonical form, as the API requires a UUID
             token = str(uuid.UUID(str(idempotency_token))) if idempotency_token else None
         except ValueError as err:

@@ -1,7 +1,8 @@
 """The period a partitioned DAG run covers (Airflow 3.2+), and its partition key in XCom.
 
 A ``CronPartitionTimetable`` run covers ``[partition_date, the timetable's next tick)``, the tick
-asked of the timetable itself so that the period matches the partitions the scheduler makes.
+asked of the timetable itself so that the period matches the partitions the scheduler makes, and
+consecutive partitions tile time across daylight-saving changes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 #: How far past ``partition_date`` the next tick is looked for: a yearly cron's period.
 TICK_HORIZON = timedelta(days=367)
+
+#: More than any daylight-saving shift (at most two hours anywhere): a tick that far back is unmoved.
+DST_MARGIN = timedelta(hours=3)
 
 EXPLICIT_FIX = "or pass time_start and time_end explicitly"
 
@@ -53,7 +57,7 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
     if key is None:
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
         # Only a run without a data interval can be a partitioned DAG's: others skip the timetable.
-        if (start is None or start == end) and getattr(_core_timetable(context), "partitioned", False):
+        if (start is None or start == end) and getattr(core_timetable(context), "partitioned", False):
             raise FaunaValidationError(
                 "This run of a partitioned DAG has no partition key, so the period to export is unknown "
                 "(airflow dags test, and a trigger without a partition key, set none): let the scheduler "
@@ -67,7 +71,7 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
             f"unknown (a key set by hand, or by an asset-triggered DAG whose partition mappers do not "
             f"give a date): schedule the DAG with CronPartitionTimetable, {EXPLICIT_FIX}."
         )
-    timetable = _core_timetable(context)
+    timetable = core_timetable(context)
     if timetable is None:
         raise FaunaValidationError(
             f"This run has partition_key={key!r} but its DAG's timetable is not in the task's context, "
@@ -94,8 +98,11 @@ def partition_period(context: Mapping[str, Any]) -> PartitionPeriod | None:
     return PartitionPeriod(key=key, start=start, end=end)
 
 
-def _core_timetable(context: Mapping[str, Any]) -> Any:
-    """The scheduler's form of the DAG's timetable, the one that computes ticks (``None``: no DAG)."""
+def core_timetable(context: Mapping[str, Any]) -> Any:
+    """The scheduler's form of the DAG's timetable, the one that computes ticks (``None``: no DAG).
+
+    :param context: a task's context, or any mapping whose ``dag`` is the task's DAG.
+    """
     timetable = getattr(context.get("dag"), "timetable", None)
     if timetable is None:
         return None
@@ -109,9 +116,23 @@ def _core_timetable(context: Mapping[str, Any]) -> Any:
 
 
 def _ticks_from(timetable: Any, start: pendulum.DateTime, key: str) -> list[pendulum.DateTime]:
-    """The first two partition dates at or after ``start``, as the timetable's backfill yields them."""
+    """The first two partition dates at or after ``start``, as the timetable steps from one to the next."""
+    if not getattr(timetable, "partitioned", False):
+        raise _no_period(key, timetable, "it is not partitioned")
+    step, back = getattr(timetable, "_get_next", None), getattr(timetable, "_get_prev", None)
+    if step is not None and back is not None:
+        # A cron timetable's own steps, the ones its scheduler and backfill walk. Its alignment
+        # (iter_partition_dagrun_infos' first tick) skips a tick just before a DST gap, and a tick
+        # moved by a gap or a fold is no wall-clock tick, so the walk starts from a tick before it.
+        tick = pendulum.instance(back(start - DST_MARGIN)).in_timezone("UTC")
+        while tick < start:
+            following = pendulum.instance(step(tick)).in_timezone("UTC")
+            if following <= tick:  # a step that does not advance would walk for ever
+                raise _no_period(key, timetable, f"its tick after {tick.isoformat()} does not advance")
+            tick = following
+        return [tick, pendulum.instance(step(tick)).in_timezone("UTC")]
     iterate = getattr(timetable, "iter_partition_dagrun_infos", None)
-    if iterate is None or not getattr(timetable, "partitioned", False):
+    if iterate is None:
         raise _no_period(key, timetable, "it is not partitioned")
     # The bounds are read as wall-clock times in the timetable's zone, so they are given in it.
     zone = getattr(timetable, "_timezone", None) or getattr(timetable, "timezone", None) or "UTC"

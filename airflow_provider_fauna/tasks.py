@@ -8,18 +8,22 @@ import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import pendulum
+
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.log_requests import (
     LogRequest,
     LogRequestSpec,
     format_api_time,
+    parse_time,
     validate_database,
+    validate_interval,
     validate_region_group,
     validate_scope,
 )
 from airflow_provider_fauna.outcomes import describe, validate_on_no_logs
-from airflow_provider_fauna.partitions import partition_period
+from airflow_provider_fauna.partitions import core_timetable, partition_period
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
 from airflow_provider_fauna.utils.templates import is_templated
 from airflow_provider_fauna.waiting import TaskLogger, poll_until_terminal, wait_deadline
@@ -55,6 +59,73 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+#: What every zero-width interval refusal ends with: the fix.
+ZERO_WIDTH_FIX = (
+    "Give the DAG an interval timetable, for example "
+    "schedule=CronDataIntervalTimetable('@daily', timezone='UTC') or "
+    "CronTriggerTimetable('@daily', timezone='UTC', interval=timedelta(days=1)), "
+    "or pass time_start and time_end explicitly."
+)
+
+
+def _is_literal_time(value: Any) -> bool:
+    """Whether a time argument is known when the DAG is parsed (a datetime, or a string without Jinja)."""
+    return isinstance(value, datetime) or (isinstance(value, str) and bool(value) and not is_templated(value))
+
+
+def validate_time_arguments(time_start: Any, time_end: Any) -> None:
+    """Refuse literal times the export could never take, when the DAG is parsed.
+
+    Each literal time must be aware and ISO 8601; a literal pair must also be in order and span at
+    most 90 days. A templated time (or a missing one, taken from the run) is checked once rendered.
+    """
+    if _is_literal_time(time_start) and _is_literal_time(time_end):
+        validate_interval(time_start, time_end)
+    elif _is_literal_time(time_start):
+        parse_time(time_start, "time_start")
+    elif _is_literal_time(time_end):
+        parse_time(time_end, "time_end")
+
+
+def validate_interval_source(task: Any, time_start: Any, time_end: Any) -> None:
+    """Refuse, when the DAG is parsed, a task that takes the run's interval from a timetable whose intervals are empty.
+
+    A cron or delta *trigger* timetable without ``interval`` (``schedule="@daily"`` on Airflow 3)
+    gives every run, scheduled or manual, ``start == end``; partitioned ones have periods instead.
+
+    :param task: the operator, attached to its DAG (or not: then nothing is known yet).
+    """
+    if time_start not in (None, "") or time_end not in (None, ""):
+        return
+    timetable = core_timetable({"dag": task.dag}) if task.has_dag() else None
+    if timetable is None or getattr(timetable, "partitioned", False):
+        return
+    try:
+        from airflow.timetables.trigger import CronTriggerTimetable, DeltaTriggerTimetable
+    except ImportError:  # a worker without airflow-core: the run-time check remains
+        return
+    triggers: tuple[type, ...] = (CronTriggerTimetable, DeltaTriggerTimetable)
+    try:
+        from airflow.timetables.trigger import MultipleCronTriggerTimetable
+
+        triggers += (MultipleCronTriggerTimetable,)
+    except ImportError:  # Airflow 2.11 has no MultipleCronTriggerTimetable
+        pass
+    if not any(isinstance(timetable, trigger) for trigger in triggers):  # any(): mypy keeps it Any
+        return
+    # The timetable's own answer for a manual run: a trigger timetable gives every run this width.
+    now = pendulum.now("UTC")
+    interval = timetable.infer_manual_data_interval(run_after=now)
+    if interval.start == interval.end:
+        summary = getattr(timetable, "summary", type(timetable).__name__)
+        raise FaunaValidationError(
+            f"Task {task.task_id!r} exports the run's data interval, but its DAG's schedule {summary!r} "
+            f"({type(timetable).__name__}) gives zero-width intervals (start == end), which would export "
+            "nothing (on Airflow 3 a cron string such as schedule='@daily' means CronTriggerTimetable). "
+            + ZERO_WIDTH_FIX
+        )
+
+
 def resolve_interval(
     context: Context, time_start: datetime | str | None, time_end: datetime | str | None
 ) -> tuple[datetime | str, datetime | str]:
@@ -72,10 +143,7 @@ def resolve_interval(
         raise FaunaValidationError(
             f"The run's data interval is zero-width ({start.isoformat()} to {end.isoformat()}), "
             "which would export nothing. This happens with schedule='@daily' on Airflow 3, whose "
-            "CronTriggerTimetable gives start == end. Give the DAG an interval timetable, for example "
-            "schedule=CronDataIntervalTimetable('@daily', timezone='UTC') or "
-            "CronTriggerTimetable('@daily', timezone='UTC', interval=timedelta(days=1)), "
-            "or pass time_start and time_end explicitly."
+            "CronTriggerTimetable gives start == end. " + ZERO_WIDTH_FIX
         )
     return start, end
 
@@ -120,6 +188,7 @@ class SubmitsExport:
             )
         self.timeout = None if seconds is None else float(seconds)
         self.on_no_logs = validate_on_no_logs(on_no_logs)
+        validate_time_arguments(time_start, time_end)
 
     @property
     def hook(self) -> FaunaAccountHook:

@@ -14,6 +14,7 @@ from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
     SubmitsExport,
     submit_reusing,
+    validate_interval_source,
     validate_scope_arguments,
     wait_or_defer,
 )
@@ -83,6 +84,7 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
         )
         self.wait_for_completion = wait_for_completion
         validate_scope_arguments(database, region_group)
+        validate_interval_source(self, time_start, time_end)
 
     def execute(self, context: Context) -> str:
         """Submit (or find again) the export; wait for it if asked to."""

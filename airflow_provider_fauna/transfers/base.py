@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import re
 import string
 import uuid
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from airflow_provider_fauna.tasks import (
     LOG_REQUEST_XCOM_KEY,
     SubmitsExport,
     submit_reusing,
+    validate_interval_source,
     validate_scope_arguments,
     wait_or_defer,
 )
@@ -92,54 +94,165 @@ def check_int(field_name: str, value: Any, low: int, high: float, meaning: str) 
     return value
 
 
+#: The strftime directives a time placeholder's spec may use: Python's documented, portable ones,
+#: without the locale's whole-date forms (``%c``, ``%x``, ``%X``: spaces, and ``/`` in some locales).
+STRFTIME_DIRECTIVES = frozenset("aAwdbBmyYHIpMSfzZjUWGuV%")
+#: What a key is checked against when the DAG is parsed: both scopes, so no filled key can fail later.
+SAMPLE_REQUESTS = (
+    LogRequest(
+        request_id="123456789",
+        state=LogRequestState.COMPLETE,
+        database="us-std/ECommerce",
+        time_start="2026-11-01T00:00:00Z",
+        time_end="2026-11-02T00:00:00Z",
+    ),
+    LogRequest(
+        request_id="987654321",
+        state=LogRequestState.COMPLETE,
+        region_group="eu-std",
+        time_start="2026-12-31T23:00:00Z",
+        time_end="2027-01-01T00:00:00Z",
+    ),
+)
+KEY_SPEC_FIX = "for example 'year={start:%Y}/month={start:%m}/day={start:%d}/{request_id}.ndjson.gz'"
+
+
+class _KeyTime:
+    """A time placeholder's value: its default text, or the UTC time formatted by a strftime spec."""
+
+    def __init__(self, moment: datetime, text: str) -> None:
+        self.moment, self.text = moment, text
+
+    def __format__(self, spec: str) -> str:
+        return self.moment.strftime(spec) if spec else self.text
+
+
+def _placeholders(field_name: str, template: str) -> list[tuple[str, str, str | None]]:
+    """The template's placeholders as ``(name, spec, conversion)``; refuse unbalanced braces."""
+    try:
+        return [
+            (name, spec or "", conversion)
+            for _, name, spec, conversion in string.Formatter().parse(template)
+            if name is not None
+        ]
+    except ValueError as err:
+        raise FaunaValidationError(
+            f"{field_name}={template!r} has unbalanced braces ({err}); write a literal brace as '{{{{' or '}}}}'."
+        ) from None
+
+
+def _check_spec(field_name: str, template: str, name: str, spec: str) -> None:
+    """Refuse a format spec on a placeholder that is not a time, or one strftime cannot use portably."""
+    if name not in _TIME_FIELDS:
+        raise FaunaValidationError(
+            f"{field_name}={template!r} gives {{{name}}} the format spec {spec!r}, but only the time "
+            f"placeholders ({', '.join('{' + f + '}' for f in _TIME_FIELDS)}) take one, a strftime format: "
+            f"write {{{name}}} alone, {KEY_SPEC_FIX}."
+        )
+    # Each '%' and the character after it (none: a lone '%' at the end); "%%" is a literal '%'.
+    directives = re.findall(r"%(.?)", spec, re.DOTALL)
+    if "{" in spec or "}" in spec:
+        why = "a nested placeholder"
+    elif "\x00" in spec:
+        why = "a NUL character, where strftime stops"
+    elif "%" not in spec:
+        why = "no strftime directive (it would be the same text for every export)"
+    elif "" in directives:
+        why = "a lone '%' at its end"
+    elif bad := next((f"%{d}" for d in directives if d not in STRFTIME_DIRECTIVES), None):
+        why = f"the directive {bad!r}, not one strftime gives the same way on every worker"
+    else:
+        return
+    raise FaunaValidationError(
+        f"{field_name}={template!r} gives {{{name}}} the format spec {spec!r}, which has {why}: use "
+        f"strftime directives ({' '.join('%' + d for d in sorted(STRFTIME_DIRECTIVES))}), {KEY_SPEC_FIX}."
+    )
+
+
 def check_key_template(field_name: str, template: str) -> str:
-    """Refuse an empty key or one with placeholders :func:`render_key` cannot fill."""
+    """Refuse an empty key, or one :func:`render_key` could not fill for every export.
+
+    A time placeholder may take a strftime spec (``{start:%Y}``); anything else that ``str.format``
+    would read (a spec elsewhere, ``!r``, ``.attribute``, ``[index]``) is refused, and the template
+    is filled for sample exports of both scopes, so no template that passes fails later.
+    """
     if not isinstance(template, str) or not template.strip():
         raise FaunaValidationError(
             f"{field_name} is empty: give the object's name, or leave it out for the default "
             f"{DEFAULT_KEY_TEMPLATE!r}."
         )
-    try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as err:
-        raise FaunaValidationError(
-            f"{field_name}={template!r} has unbalanced braces ({err}); write a literal brace as '{{{{' or '}}}}'."
-        ) from None
-    unknown = sorted({name for name in fields if name not in KEY_FIELDS})
+    placeholders = _placeholders(field_name, template)
+    for name, _, _ in placeholders:
+        if ("." in name or "[" in name) and name.split(".")[0].split("[")[0] in KEY_FIELDS:
+            raise FaunaValidationError(
+                f"{field_name}={template!r} reads {{{name}}}, an attribute or index of a placeholder, "
+                f"which keys do not support: use the placeholder alone or with a strftime spec, {KEY_SPEC_FIX}."
+            )
+    unknown = sorted({name or "{}" for name, _, _ in placeholders if name not in KEY_FIELDS})
     if unknown:
         raise FaunaValidationError(
             f"{field_name}={template!r} uses unknown placeholder(s) {', '.join(unknown)}: the key may use "
             f"{', '.join('{' + f + '}' for f in sorted(KEY_FIELDS))}."
         )
+    for name, spec, conversion in placeholders:
+        if conversion is not None:
+            raise FaunaValidationError(
+                f"{field_name}={template!r} converts {{{name}!{conversion}}}, which keys do not support: "
+                f"write {{{name}}}, or a time placeholder with a strftime spec, {KEY_SPEC_FIX}."
+            )
+        if spec:
+            _check_spec(field_name, template, name, spec)
+    for sample in SAMPLE_REQUESTS:
+        try:
+            _fill(template, sample)
+        except Exception as err:  # what the checks above missed: never let it reach a run
+            raise FaunaValidationError(
+                f"{field_name}={template!r} cannot be filled ({type(err).__name__}: {err}): use the "
+                f"placeholders {', '.join('{' + f + '}' for f in sorted(KEY_FIELDS))}, {KEY_SPEC_FIX}."
+            ) from None
     return template
 
 
+def _fill(template: str, request: LogRequest) -> str:
+    """Fill a checked template from the request (times unused by the template may be unknown)."""
+    start = parse_time(request.time_start, "time_start") if request.time_start else None
+    end = parse_time(request.time_end, "time_end") if request.time_end else None
+    region = request.region_group or (request.database or "").split("/", 1)[0]
+    database_name = (request.database or "").split("/", 1)[1] if request.database else ALL_DATABASES
+    times: dict[str, _KeyTime | None] = dict.fromkeys(_TIME_FIELDS)
+    if start is not None and end is not None:
+        times.update(
+            time_start=_KeyTime(start, start.isoformat()),
+            time_end=_KeyTime(end, end.isoformat()),
+            # Compact UTC (ISO 8601 basic): no ``+`` or ``:``, which URL, Hive and shell tools mangle.
+            start=_KeyTime(start, start.strftime("%Y%m%dT%H%M%SZ")),
+            end=_KeyTime(end, end.strftime("%Y%m%dT%H%M%SZ")),
+            date=_KeyTime(start, start.strftime("%Y-%m-%d")),
+        )
+    return template.format(
+        scope=request.scope,
+        database=request.database or "",
+        region_group=region,
+        database_name=database_name,
+        request_id=request.request_id,
+        **times,
+    )
+
+
 def render_key(field_name: str, template: str, request: LogRequest) -> str:
-    """Fill a key template from the request, so the key names the very export it holds."""
+    """Fill a key template from the request, so the key names the very export it holds.
+
+    A time placeholder alone renders as before (``{start}``: ``20261101T000000Z``); with a spec it
+    is the UTC time formatted by strftime (``{start:%Y}``: ``2026``).
+    """
     check_key_template(field_name, template)
-    uses_times = any(f"{{{t}}}" in template for t in _TIME_FIELDS)
+    uses_times = any(name in _TIME_FIELDS for name, _, _ in _placeholders(field_name, template))
     if uses_times and not (request.time_start and request.time_end):
         raise FaunaValidationError(
             f"{describe(request)} does not report its interval, so {field_name}={template!r} cannot be "
             f"filled: pass an explicit {field_name} without {{{'}/{'.join(_TIME_FIELDS)}}}."
         )
-    start = parse_time(request.time_start, "time_start") if request.time_start else None
-    end = parse_time(request.time_end, "time_end") if request.time_end else None
-    region = request.region_group or (request.database or "").split("/", 1)[0]
-    database_name = (request.database or "").split("/", 1)[1] if request.database else ALL_DATABASES
-    key = template.format(
-        scope=request.scope,
-        database=request.database or "",
-        region_group=region,
-        database_name=database_name,
-        time_start=start and start.isoformat(),
-        time_end=end and end.isoformat(),
-        # Compact UTC (ISO 8601 basic): no ``+`` or ``:``, which URL, Hive and shell tools mangle.
-        start=start and start.strftime("%Y%m%dT%H%M%SZ"),
-        end=end and end.strftime("%Y%m%dT%H%M%SZ"),
-        date=start and start.strftime("%Y-%m-%d"),
-        request_id=request.request_id,
-    )
+    key = _fill(template, request)
     if not key.strip() or key.strip("/") == "":
         raise FaunaValidationError(
             f"{field_name}={template!r} renders to an empty key for {describe(request)}."
@@ -299,8 +412,9 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
                 "time_start/time_end belong to the standalone form (with database or region_group); "
                 "with request_id the interval is the request's own."
             )
-        if has_scope:
+        if has_scope:  # the standalone form exports the run's interval unless given times
             validate_scope_arguments(self.database, self.region_group)
+            validate_interval_source(self, self.time_start, self.time_end)
 
     def check_destination(self, *, rendered: bool = True) -> None:
         """Refuse a bad bucket or key before any network call (templated ones once ``rendered``)."""

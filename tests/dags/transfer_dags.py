@@ -84,8 +84,11 @@ with _dag("transfer_s3_one_task"):
 with _dag("transfer_gcs_one_task"):
     to_gcs()
 
-# Region group, blocking wait, a custom key with Jinja and placeholders.
-CUSTOM_KEY = "custom/{{ dag.dag_id }}/{region_group}/{request_id}/{time_start}.ndjson.gz"
+# Region group, blocking wait, a custom key with Jinja, placeholders and a Hive layout (strftime specs).
+CUSTOM_KEY = (
+    "custom/{{ dag.dag_id }}/{region_group}/year={start:%Y}/month={start:%m}/day={start:%d}/"
+    "{request_id}/{time_start}.ndjson.gz"
+)
 with _dag("transfer_s3_region_group_blocking"):
     to_s3(database=None, region_group="us-std", s3_key=CUSTOM_KEY, deferrable=False)
 

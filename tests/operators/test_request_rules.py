@@ -117,3 +117,179 @@ def test_request_ids_as_the_api_gives_them_pass():
 
     assert validate_request_id(123456) == "123456"
     assert validate_request_id(" 524533559245 ") == "524533559245"
+
+
+# ---------------------------------------------------------------- literal times, at parse time
+S3_ARGS = ("airflow_provider_fauna.transfers.fauna_to_s3:FaunaLogsToS3Operator", {"s3_bucket": "fauna-logs"})
+GCS_ARGS = (
+    "airflow_provider_fauna.transfers.fauna_to_gcs:FaunaLogsToGCSOperator",
+    {"bucket_name": "fauna-logs"},
+)
+REQUEST_ARGS = ("airflow_provider_fauna.operators.logs:FaunaLogsRequestOperator", {})
+AWARE = "2026-11-01T00:00:00Z"
+
+
+def build(operator: tuple[str, dict], **kwargs):
+    import importlib
+
+    path, extra = operator
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)(task_id="t", database="us-std/a", **extra, **kwargs)
+
+
+@pytest.mark.parametrize("operator", [REQUEST_ARGS, S3_ARGS, GCS_ARGS], ids=["request", "s3", "gcs"])
+@pytest.mark.parametrize(
+    ("times", "match"),
+    [
+        (
+            {"time_start": "2026-11-01", "time_end": "2026-11-02T00:00:00Z"},
+            r"time_start='2026-11-01' is not a date and time",
+        ),
+        ({"time_start": AWARE, "time_end": "2026-11-02"}, r"time_end='2026-11-02' is not a date and time"),
+        ({"time_start": "2026-11-01T00:00:00"}, r"time_start='2026-11-01T00:00:00' has no timezone"),
+        ({"time_end": "next week"}, r"time_end='next week' is not an ISO 8601 time"),
+        ({"time_start": pendulum.naive(2026, 11, 1)}, r"time_start=2026-11-01T00:00:00 is naive"),
+        (
+            {"time_start": AWARE, "time_end": "2027-02-09T00:00:00Z"},
+            r"spans 100 days; the Account API allows at most 90",
+        ),
+        ({"time_start": AWARE, "time_end": "2026-10-01T00:00:00Z"}, r"time_end .* must be after time_start"),
+        ({"time_start": D1, "time_end": D1}, r"must be after time_start"),
+    ],
+)
+def test_literal_times_are_refused_when_the_dag_is_parsed(operator, times, match):
+    with pytest.raises(FaunaValidationError, match=match):
+        build(operator, **times)
+
+
+@pytest.mark.parametrize("operator", [REQUEST_ARGS, S3_ARGS, GCS_ARGS], ids=["request", "s3", "gcs"])
+def test_templated_times_wait_for_the_run_and_a_literal_partner_is_checked_alone(operator):
+    build(operator, time_start="{{ data_interval_start }}", time_end="{{ data_interval_end }}")
+    build(operator, time_start="{{ ds }}T00:00:00Z", time_end=AWARE)  # the pair is checked once rendered
+    with pytest.raises(FaunaValidationError, match="time_end='2026-11-01' is not a date and time"):
+        build(operator, time_start="{{ ds }}", time_end="2026-11-01")
+    # Every ISO 8601 offset form, and a datetime from another zone.
+    op = build(
+        operator,
+        time_start="2026-11-01T00:00:00+01",
+        time_end=pendulum.datetime(2026, 11, 2, tz="Asia/Kolkata"),
+    )
+    assert op.time_start == "2026-11-01T00:00:00+01"  # kept as given, for the rendered field
+
+
+# ---------------------------------------------------------------- the DAG file, as Airflow parses it
+def import_errors(folder, body: str, schedule: str, imports: str = "") -> list[str]:
+    """Parse a DAG file with ``DagBag``, as the DAG processor would: the last line of each import error."""
+    import textwrap
+
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    source = f"""
+        import datetime as dt
+
+        from airflow.providers.common.compat.sdk import DAG
+
+        from airflow_provider_fauna.operators.logs import FaunaLogsRequestOperator
+        from airflow_provider_fauna.transfers.fauna_to_s3 import FaunaLogsToS3Operator
+        {imports}
+
+        with DAG("parse_case", schedule={schedule}, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)):
+            {body}
+        """
+    (folder / "parse_case.py").write_text(textwrap.dedent(source))
+    bag = DagBag(dag_folder=str(folder))
+    return [err.strip().splitlines()[-1] for err in bag.import_errors.values()]
+
+
+def airflow_3() -> bool:
+    from harness import airflow_version
+
+    return airflow_version() >= (3, 0)
+
+
+REQUEST_TASK = 'FaunaLogsRequestOperator(task_id="r", database="us-std/a")'
+S3_TASK = 'FaunaLogsToS3Operator(task_id="c", database="us-std/a", s3_bucket="fauna-logs")'
+
+
+@pytest.mark.parametrize("task", [REQUEST_TASK, S3_TASK], ids=["request", "s3"])
+def test_a_zero_width_schedule_is_refused_when_the_dag_file_is_parsed(tmp_path, task):
+    errors = import_errors(tmp_path, task, '"@daily"')
+    if not airflow_3():  # "@daily" is CronDataIntervalTimetable on Airflow 2: one day per run
+        assert errors == []
+        return
+    (error,) = errors
+    assert "'0 0 * * *' (CronTriggerTimetable) gives zero-width intervals" in error
+    assert "schedule=CronDataIntervalTimetable('@daily', timezone='UTC')" in error
+    assert "or pass time_start and time_end explicitly" in error
+
+
+@pytest.mark.parametrize(
+    ("schedule", "body"),
+    [
+        # Explicit times need no interval from the schedule.
+        (
+            '"@daily"',
+            'FaunaLogsRequestOperator(task_id="r", database="us-std/a", time_start="{{ ds }}T00:00:00Z", time_end="{{ ds }}T12:00:00Z")',
+        ),
+        # A trigger timetable with an interval, and an interval timetable.
+        (
+            'CronTriggerTimetable("@daily", timezone="UTC", interval=dt.timedelta(days=1))',
+            REQUEST_TASK,
+        ),
+        ('CronDataIntervalTimetable("@daily", timezone="UTC")', S3_TASK),
+        ("None", REQUEST_TASK),  # manual runs: refused when they run, with the fix
+        # A transfer given request_id copies that export: the schedule's interval is not used.
+        (
+            '"@daily"',
+            'FaunaLogsToS3Operator(task_id="c", request_id="{{ ti.xcom_pull(task_ids=\'r\') }}", s3_bucket="fauna-logs")',
+        ),
+    ],
+    ids=[
+        "daily-with-times",
+        "trigger-with-interval",
+        "data-interval",
+        "no-schedule",
+        "daily-copy-by-request-id",
+    ],
+)
+def test_schedules_that_give_an_interval_parse(tmp_path, schedule, body):
+    imports = (
+        "from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable"
+        if airflow_3()
+        else "from airflow.timetables.interval import CronDataIntervalTimetable; "
+        "from airflow.timetables.trigger import CronTriggerTimetable"
+    )
+    assert import_errors(tmp_path, body, schedule, imports) == []
+
+
+def test_a_partitioned_schedule_parses(tmp_path):
+    from harness import airflow_version
+
+    if airflow_version() < (3, 2):
+        pytest.skip("partitioned runs exist on Airflow 3.2+ only (by design)")
+    schedule = 'CronPartitionTimetable("0 0 * * *", timezone="UTC", run_offset=-1, key_format="%Y-%m-%d")'
+    imports = "from airflow.sdk import CronPartitionTimetable"
+    assert import_errors(tmp_path, REQUEST_TASK, schedule, imports) == []
+
+
+@pytest.mark.parametrize(
+    ("times", "error"),
+    [
+        (
+            'time_start="2026-11-01", time_end="2026-11-02T00:00:00Z"',
+            "FaunaValidationError: time_start='2026-11-01' is not a date and time: write it like '2026-11-01T00:00:00Z'.",
+        ),
+        (
+            'time_start="2026-11-01T00:00:00Z", time_end="2027-02-09T00:00:00Z"',
+            "FaunaValidationError: time_start (2026-11-01T00:00:00Z) to time_end (2027-02-09T00:00:00Z) spans 100 days; "
+            "the Account API allows at most 90: split it into shorter runs (a daily schedule exports one day per run).",
+        ),
+    ],
+    ids=["date-only", "100-days"],
+)
+def test_literal_times_are_refused_when_the_dag_file_is_parsed(tmp_path, times, error):
+    body = f'FaunaLogsToS3Operator(task_id="c", database="us-std/a", s3_bucket="fauna-logs", {times})'
+    (message,) = import_errors(tmp_path, body, "None")
+    assert message.replace("airflow_provider_fauna.exceptions.", "") == error

@@ -122,6 +122,24 @@ def test_a_timetable_that_does_not_serialize_is_taken_as_unpartitioned():
             pendulum.datetime(2026, 10, 24, 22, tz="UTC"),
             pendulum.datetime(2026, 10, 25, 23, tz="UTC"),
         ),
+        # The eve of Berlin's spring-forward (issue 21): 02:00 CET; the next 02:00 does not exist,
+        # so the backfill's partition of 03-29 starts at 03:00 CEST, the same instant.
+        (
+            "0 2 * * *",
+            "Europe/Berlin",
+            "2026-03-28",
+            pendulum.datetime(2026, 3, 28, 1, tz="UTC"),
+            pendulum.datetime(2026, 3, 28, 1, tz="UTC"),
+            pendulum.datetime(2026, 3, 29, 1, tz="UTC"),
+        ),
+        (
+            "0 2 * * *",
+            "Europe/Berlin",
+            "2026-03-29",
+            pendulum.datetime(2026, 3, 29, 1, tz="UTC"),
+            pendulum.datetime(2026, 3, 29, 1, tz="UTC"),
+            pendulum.datetime(2026, 3, 30, 0, tz="UTC"),
+        ),
         ("0 * * * *", "UTC", "2026-11-01T05", D1.add(hours=5), D1.add(hours=5), D1.add(hours=6)),
         ("0 0 1 * *", "UTC", "2026-11", D1, D1, pendulum.datetime(2026, 12, 1, tz="UTC")),
     ],
@@ -227,3 +245,15 @@ def test_the_xcom_details_carry_the_partition_key():
     details = request_details(request, partitioned_context(cron_partitions("0 0 * * *"), "2026-11-01", D1))
     assert details["partition_key"] == "2026-11-01"
     assert details["request_id"] == "r1"
+
+
+@partitions_only
+def test_a_timetable_whose_step_does_not_advance_is_refused_not_walked_for_ever():
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    core = coerce_to_core_timetable(cron_partitions("0 0 * * *"))
+    core._get_next = lambda current: current  # a broken custom timetable
+    context = partitioned_context(None, "2026-11-01", D1)
+    context["dag"] = SimpleNamespace(timetable=core)
+    with pytest.raises(FaunaValidationError, match=r"does not advance.*time_start and time_end"):
+        partition_period(context)

@@ -111,14 +111,18 @@ def test_one_task_dag_requests_defers_and_copies(airflow_db: None, fauna: Any, s
 def test_region_group_export_with_a_blocking_wait_and_a_custom_templated_key(
     airflow_db: None, fauna: Any, store: Store
 ) -> None:
-    """``s3_key`` / ``object_name`` rendered by Jinja, then filled from the request: the object lands there."""
+    """``s3_key`` / ``object_name`` rendered by Jinja, then filled from the request (strftime specs
+    too, a Hive layout): the object lands there."""
     dag_id = f"transfer_{store.kind}_region_group_blocking"
 
     result = run_dag(dag_id, NOV_2).assert_success()
 
     (exported,) = fauna.log_requests
     assert exported["region_group"] == "us-std" and not exported.get("database")
-    key = f"custom/{dag_id}/us-std/{exported['request_id']}/2026-11-01T00:00:00+00:00.ndjson.gz"
+    key = (
+        f"custom/{dag_id}/us-std/year=2026/month=11/day=01/{exported['request_id']}/"
+        "2026-11-01T00:00:00+00:00.ndjson.gz"
+    )
     assert result.task(f"to_{store.kind}").return_value == store.uri(key)
     assert store.keys() == [key]
     assert store.get(key).data == fauna.file_bytes(exported["request_id"])
