@@ -1,6 +1,6 @@
 """Type checks of public arguments, shared by the hook, the request operator, the sensor and the transfers.
 
-Each refuses with a :class:`FaunaValidationError` naming the field, the value and type given, and
+Each refuses with a :class:`~airflow_provider_fauna.exceptions.FaunaValidationError` naming the field, the value and type given, and
 the fix. Python's own checks would raise ``TypeError`` from deep inside, or accept ``"false"`` as
 true; Airflow checks only its own arguments.
 """

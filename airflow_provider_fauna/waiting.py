@@ -69,7 +69,7 @@ def wait_deadline(context: Any, timeout: float | None, execution_timeout: timede
 
 
 def check_known_state(request: LogRequest) -> LogRequest:
-    """Return ``request``, or raise :class:`FaunaUnknownStateError` if its state is not one the pages list.
+    """Return ``request``, or raise :class:`~airflow_provider_fauna.exceptions.FaunaUnknownStateError` if its state is not one the pages list.
 
     The hook has already read a listed state spelled in another case as that state.
     """
@@ -86,7 +86,7 @@ def check_known_state(request: LogRequest) -> LogRequest:
 def fetch_status(hook: FaunaAccountHook, request_id: str, log: TaskLogger) -> LogRequest | None:
     """Call the API for the request's status; ``None`` when it is having a bad moment (429, 5xx, no answer).
 
-    :raises FaunaUnknownStateError: the request is in a state the provider does not know.
+    :raises ~airflow_provider_fauna.exceptions.FaunaUnknownStateError: the request is in a state the provider does not know.
     """
     try:
         request = hook.get_log_request(request_id)
