@@ -12,6 +12,7 @@ import math
 import threading
 import time
 import traceback
+import types
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import ThreadingHTTPServer
@@ -26,6 +27,8 @@ from test_odd_answers import KEY, _Canned, connect
 from airflow_provider_fauna.exceptions import FaunaApiError, FaunaAuthError, FaunaUnknownStateError
 from airflow_provider_fauna.hooks.retry import parse_retry_after
 from airflow_provider_fauna.log_requests import ALL_STATES, LogRequest
+from airflow_provider_fauna.sensors.logs import FaunaLogsSensor
+from airflow_provider_fauna.tasks import wait_or_defer
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
 from airflow_provider_fauna.waiting import poll_until_terminal, read_trigger_event
 
@@ -242,3 +245,26 @@ def test_retry_after_reads_seconds_and_dates() -> None:
     assert parse_retry_after("7", now=NOW) == 7.0
     assert parse_retry_after(format_datetime(NOW + timedelta(seconds=30), usegmt=True), now=NOW) == 30.0
     assert parse_retry_after(format_datetime(NOW - timedelta(days=1), usegmt=True), now=NOW) == 0.0
+
+
+def test_the_sensor_and_a_deferring_task_fail_on_an_unknown_state_before_waiting(stub, hook) -> None:
+    answer(stub[1], {"request_id": "1", "state": "Cancelled"})
+    for mode in ("poke", "deferrable"):
+        sensor = FaunaLogsSensor(
+            task_id="wait", request_id="1", fauna_conn_id=hook.fauna_conn_id, deferrable=mode == "deferrable"
+        )
+        with pytest.raises(FaunaUnknownStateError, match="Cancelled"):
+            sensor.poke({}) if mode == "poke" else sensor.execute({})  # type: ignore[arg-type]
+    # The request operator and the transfers hand their submission's answer to the same wait.
+    task = types.SimpleNamespace(deferrable=True, execution_timeout=None, log=hook.log)
+    with pytest.raises(FaunaUnknownStateError):
+        wait_or_defer(
+            task,
+            {},
+            hook,
+            "1",
+            current=LogRequest("1", "Cancelled"),
+            poll_interval=60,
+            timeout=60,
+            submitted=True,
+        )
