@@ -167,10 +167,14 @@ def test_a_list_that_gives_the_same_next_token_again_stops(stub, hook) -> None:
     assert len(stub[1].seen) == 2
 
 
-def test_a_state_in_another_case_is_read_as_the_listed_one(stub, hook, caplog) -> None:
-    answer(stub[1], {"request_id": "1", "state": "complete"})
+def test_a_state_in_another_case_is_read_as_the_listed_one_with_one_warning(stub, monkeypatch) -> None:
+    hook = connect(monkeypatch, stub[0])
+    warnings: list[str] = []
+    monkeypatch.setattr(hook, "_log", types.SimpleNamespace(warning=lambda msg, *a: warnings.append(msg % a)))
+    answer(stub[1], {"request_id": "1", "state": "cOmPlEtE"})
     assert hook.get_log_request("1").state == "Complete"
     assert hook.get_log_request("1").is_complete
+    assert warnings == ["The Account API spelled a log request state 'cOmPlEtE': read as 'Complete'."]
 
 
 def read_trigger(hook: Any) -> dict[str, Any]:
