@@ -301,7 +301,7 @@ class FaunaAccountHook(BaseHook):
         return request
 
     def _pages(self, call_for: Callable[[dict[str, Any]], ApiCall], first: dict[str, Any]) -> Iterator[Any]:
-        """Yield the results of every page, sending ``first`` with each page's ``next_token``.
+        """Yield each result of every page with the call of its page, sending ``first`` with each ``next_token``.
 
         A page that is not ``{"results": [objects], "next_token": ...}`` or a token given before
         (which would page for ever) raises :class:`FaunaApiError` naming the endpoint.
@@ -310,9 +310,13 @@ class FaunaAccountHook(BaseHook):
         while True:
             call = call_for(query)
             page = self._send(call)
-            if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-                what = json_kind(page.get("results")) if isinstance(page, dict) else json_kind(page)
-                raise _not_an_answer(call, f"the page is {what}, not an object with a results list")
+            if not isinstance(page, dict):
+                raise _not_an_answer(
+                    call, f"the page is {json_kind(page)}, not an object with a results list"
+                )
+            if not isinstance(page.get("results"), list):
+                what = json_kind(page["results"]) if "results" in page else "missing"
+                raise _not_an_answer(call, f"the page's results is {what}, not a list")
             token = page.get("next_token")
             if not isinstance(token, str | None) or any(
                 not isinstance(item, dict) for item in page["results"]
