@@ -74,3 +74,7 @@ class FaunaWaitedRequestFailed(FaunaLogRequestFailed, AirflowFailException):
 
 class FaunaNoLogsError(FaunaError):
     """A log request ended ``DoesNotExist`` (there are no logs for the interval)."""
+
+
+class FaunaUnknownStateError(FaunaError, AirflowFailException):
+    """A log request reports a state the API's pages do not list: a wait on it could only time out."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
+from airflow_provider_fauna.arguments import check_str, given
 from airflow_provider_fauna.exceptions import FaunaValidationError
 
 if TYPE_CHECKING:
@@ -119,7 +120,8 @@ def validate_interval(
 
 def validate_database(database: str) -> str:
     """Check a database path: a region group, then the database hierarchy, separated by ``/``."""
-    if not isinstance(database, str) or not database.strip():
+    check_str("database", database, example="us-std/ECommerce")
+    if not database.strip():
         raise FaunaValidationError(
             "database is empty: give the path with its region group, for example 'us-std/ECommerce'."
         )
@@ -145,10 +147,10 @@ def validate_database(database: str) -> str:
 
 def validate_region_group(region_group: str) -> str:
     """Check a region group name against the ones the API knows."""
-    if region_group not in REGION_GROUPS:
+    if not isinstance(region_group, str) or region_group not in REGION_GROUPS:
+        shown = repr(region_group) if isinstance(region_group, str) else given(region_group)
         raise FaunaValidationError(
-            f"region_group={region_group!r} is not a Fauna region group: use one of "
-            f"{', '.join(sorted(REGION_GROUPS))}."
+            f"region_group={shown} is not a Fauna region group: use one of {', '.join(sorted(REGION_GROUPS))}."
         )
     return region_group
 
@@ -175,6 +177,8 @@ def validate_request_id(request_id: Any) -> str:
 
 def validate_scope(database: str | None, region_group: str | None) -> tuple[str | None, str | None]:
     """Check that exactly one well-formed database path or region group is given (empty means absent)."""
+    check_str("database", database, optional=True, example="us-std/ECommerce")
+    check_str("region_group", region_group, optional=True, example="us-std")
     database = database or None
     region_group = region_group or None
     if database and region_group:
@@ -249,6 +253,59 @@ class LogRequestSpec:
         if self.idempotency_token:
             body["idempotency_token"] = self.idempotency_token
         return body
+
+
+#: The text fields of a log request answer: each a string, or absent/null.
+_TEXT_FIELDS = (
+    "time_start",
+    "time_end",
+    "database",
+    "region_group",
+    "regionGroup",
+    "updated_at",
+    "presigned_url",
+    "presigned_url_expiration_time",
+)
+
+
+def json_kind(value: Any) -> str:
+    """Name a JSON value's kind as JSON does (object, array, string, number, boolean, null)."""
+    kinds = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+def log_request_problem(payload: Any) -> str | None:
+    """Say why an API answer is not a log request (``None``: it is one), without quoting its values.
+
+    The values may hold a presigned URL, a credential: the problem names fields and kinds only.
+    """
+    if not isinstance(payload, dict):
+        return f"the answer is {json_kind(payload)}, not a log request object"
+    request_id = payload.get("request_id")
+    if not isinstance(request_id, str) or not request_id.strip():
+        what = (
+            "empty" if request_id == "" else json_kind(request_id) if "request_id" in payload else "missing"
+        )
+        return f"its request_id is {what}, not the request's id"
+    if not isinstance(payload.get("state"), str) or not payload["state"]:
+        what = json_kind(payload["state"]) if "state" in payload else "missing"
+        return f"its state is {what}, not a state name"
+    wrong = [name for name in _TEXT_FIELDS if not isinstance(payload.get(name), str | None)]
+    version = payload.get("version")
+    if isinstance(version, bool) or not isinstance(version, int | str | None):
+        wrong.append("version")
+    if wrong:
+        return (
+            "its field(s) "
+            + ", ".join(f"{n} ({json_kind(payload[n])})" for n in wrong)
+            + " have the wrong type"
+        )
+    return None
+
+
+def known_state(state: str) -> str | None:
+    """Return the state the API's pages list that ``state`` names, ignoring case (``None``: unknown)."""
+    return next((known for known in ALL_STATES if known.casefold() == state.casefold()), None)
 
 
 @dataclass(frozen=True)

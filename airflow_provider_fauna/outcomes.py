@@ -30,7 +30,7 @@ NO_LOGS_POLICIES = ("skip", "succeed", "fail")
 
 def validate_on_no_logs(value: str) -> str:
     """Refuse an ``on_no_logs`` argument that is not a policy, naming the accepted ones."""
-    if value not in NO_LOGS_POLICIES:
+    if not isinstance(value, str) or value not in NO_LOGS_POLICIES:
         raise FaunaValidationError(
             f"on_no_logs={value!r} is not a policy: use 'skip' (default), 'succeed' or 'fail'."
         )

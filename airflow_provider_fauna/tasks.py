@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
+from airflow_provider_fauna.arguments import check_bool, check_seconds, check_templated, check_time_argument
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.log_requests import (
@@ -26,7 +27,7 @@ from airflow_provider_fauna.outcomes import describe, validate_on_no_logs
 from airflow_provider_fauna.partitions import core_timetable, partition_period
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
 from airflow_provider_fauna.utils.templates import is_templated
-from airflow_provider_fauna.waiting import TaskLogger, poll_until_terminal, wait_deadline
+from airflow_provider_fauna.waiting import TaskLogger, check_known_state, poll_until_terminal, wait_deadline
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -38,6 +39,10 @@ MAX_GENERATIONS = 50
 LOG_REQUEST_XCOM_KEY = "log_request"
 #: The first status call after a submission: short exports are done in a few seconds.
 FIRST_POLL_AFTER_SUBMIT = 1.0
+#: How long a task that submits an export waits for it by default: exports take minutes, a stuck
+#: one must not hold the task for ever (``None`` waits until ``execution_timeout``).
+DEFAULT_WAIT_TIMEOUT = timedelta(hours=6)
+UNTIL_EXECUTION_TIMEOUT = "wait until the task's execution_timeout"
 #: Fixed namespace of this provider's idempotency tokens (uuid5 of the distribution name).
 TOKEN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "airflow-provider-fauna")
 
@@ -53,10 +58,6 @@ def validate_scope_arguments(database: str | None, region_group: str | None) -> 
         validate_database(database)
     elif region_group and not is_templated(region_group):
         validate_region_group(region_group)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 #: What every zero-width interval refusal ends with: the fix.
@@ -170,23 +171,17 @@ class SubmitsExport:
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.database = database
-        self.region_group = region_group
-        self.time_start = time_start
-        self.time_end = time_end
-        self.fauna_conn_id = fauna_conn_id
-        self.deferrable = deferrable
-        if not _is_number(poll_interval) or poll_interval <= 0:
-            raise FaunaValidationError(
-                f"poll_interval={poll_interval!r} must be a positive number of seconds, for example 60."
-            )
-        self.poll_interval = float(poll_interval)
-        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-        if seconds is not None and (not _is_number(seconds) or seconds < 0):
-            raise FaunaValidationError(
-                f"timeout={timeout!r} must be a non-negative number of seconds or a timedelta."
-            )
-        self.timeout = None if seconds is None else float(seconds)
+        self.database = check_templated("database", database)
+        self.region_group = check_templated("region_group", region_group)
+        self.time_start = check_time_argument("time_start", time_start)
+        self.time_end = check_time_argument("time_end", time_end)
+        self.fauna_conn_id = check_templated("fauna_conn_id", fauna_conn_id)
+        self.deferrable = check_bool("deferrable", deferrable)
+        self.poll_interval = check_seconds("poll_interval", poll_interval, positive=True)
+        # None, given on purpose, waits until execution_timeout (for ever without one).
+        self.timeout = (
+            None if timeout is None else check_seconds("timeout", timeout, none=UNTIL_EXECUTION_TIMEOUT)
+        )
         self.on_no_logs = validate_on_no_logs(on_no_logs)
         validate_time_arguments(time_start, time_end)
 
@@ -265,7 +260,7 @@ def wait_or_defer(
     :param timeout: seconds to wait at most; the task's ``execution_timeout`` counts too.
     :param submitted: ``current`` is the answer to the submission.
     """
-    if current is not None and current.is_terminal:
+    if current is not None and check_known_state(current).is_terminal:
         return current
     deadline = wait_deadline(context, timeout, task.execution_timeout)
     first_poll_at = time.time() + (

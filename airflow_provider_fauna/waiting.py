@@ -17,8 +17,9 @@ from airflow_provider_fauna.exceptions import (
     FaunaError,
     FaunaRateLimitedError,
     FaunaServerError,
+    FaunaUnknownStateError,
 )
-from airflow_provider_fauna.log_requests import LogRequest
+from airflow_provider_fauna.log_requests import ALL_STATES, LogRequest
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -67,13 +68,32 @@ def wait_deadline(context: Any, timeout: float | None, execution_timeout: timede
     return min(deadlines, default=None)
 
 
+def check_known_state(request: LogRequest) -> LogRequest:
+    """Return ``request``, or raise :class:`~airflow_provider_fauna.exceptions.FaunaUnknownStateError` if its state is not one the pages list.
+
+    The hook has already read a listed state spelled in another case as that state.
+    """
+    if request.state not in ALL_STATES:
+        raise FaunaUnknownStateError(
+            f"Fauna log request {request.request_id} is in state {request.state!r}, which this provider "
+            f"does not know (it knows {', '.join(ALL_STATES)}), so waiting could only end at the "
+            "deadline. Look at the request in the Fauna dashboard, and upgrade the provider if the "
+            "API has a new state."
+        )
+    return request
+
+
 def fetch_status(hook: FaunaAccountHook, request_id: str, log: TaskLogger) -> LogRequest | None:
-    """Call the API for the request's status; ``None`` when it is having a bad moment (429, 5xx, no answer)."""
+    """Call the API for the request's status; ``None`` when it is having a bad moment (429, 5xx, no answer).
+
+    :raises ~airflow_provider_fauna.exceptions.FaunaUnknownStateError: the request is in a state the provider does not know.
+    """
     try:
-        return hook.get_log_request(request_id)
+        request = hook.get_log_request(request_id)
     except TRANSIENT_ERRORS as err:
         log.warning("Status of Fauna log request %s not known yet: %s", request_id, err)
         return None
+    return check_known_state(request)
 
 
 def poll_until_terminal(

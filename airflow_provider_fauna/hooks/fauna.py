@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import string
 import uuid
 from functools import cached_property
@@ -13,6 +14,7 @@ import requests
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
+from airflow_provider_fauna.arguments import check_int, check_str, given
 from airflow_provider_fauna.exceptions import (
     FaunaApiError,
     FaunaAuthError,
@@ -34,6 +36,9 @@ from airflow_provider_fauna.log_requests import (
     ID_PATTERN,
     LogRequest,
     LogRequestSpec,
+    json_kind,
+    known_state,
+    log_request_problem,
     validate_request_id,
 )
 
@@ -45,6 +50,8 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 30.0
 MAX_PAGE_SIZE = 100
+#: Spellings of a state that differ from the pages' only in case, already warned about.
+_WARNED_SPELLINGS: set[str] = set()
 DEFAULT_LINK_TEMPLATE = "https://dashboard.fauna.com/#log_request={request_id}&state={state}"
 LINK_FIELDS = frozenset({"request_id", "state", "scope", "api_url"})
 
@@ -53,19 +60,31 @@ def _logs_call(method: str, path: str, body: Any | None = None) -> ApiCall:
     return ApiCall(method, path, {"type": "query"}, body)
 
 
+def _not_an_answer(call: ApiCall, problem: str) -> FaunaApiError:
+    """The error of a 2xx answer that is not what the endpoint returns (a proxy's page, an API change)."""
+    return FaunaApiError(
+        200,
+        f"{problem}; the provider cannot read it (a proxy in the way, or a change of the API?)",
+        method=call.method,
+        path=call.path,
+    )
+
+
 def _log_request_path(request_id: str) -> str:
     return f"/api/v1/logs/{quote(validate_request_id(request_id), safe='')}"
 
 
 def validate_page_size(page_size: int) -> int:
     """Refuse a page size the API does not take (1 to 100)."""
-    if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise FaunaValidationError(f"page_size={page_size!r} must be an integer from 1 to {MAX_PAGE_SIZE}.")
-    return page_size
+    return check_int("page_size", page_size, 1, MAX_PAGE_SIZE, "results per page")
 
 
 def validate_states(states: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     """Refuse an empty list or unknown log request states; ``None`` means all of them."""
+    if states is not None and not isinstance(states, list | tuple | set | frozenset):
+        raise FaunaValidationError(
+            f"states={given(states)} must be a list of log request states, for example ['Complete']."
+        )
     chosen = tuple(str(s) for s in (states if states is not None else ALL_STATES))
     if not chosen or any(s not in ALL_STATES for s in chosen):
         raise FaunaValidationError(
@@ -120,7 +139,7 @@ class FaunaAccountHook(BaseHook):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.fauna_conn_id = fauna_conn_id
+        self.fauna_conn_id = check_str("fauna_conn_id", fauna_conn_id, example=self.default_conn_name)
         try:
             self.timeout = None if timeout is None else parse_number(timeout, "timeout", positive=True)
         except ValueError as err:
@@ -179,7 +198,7 @@ class FaunaAccountHook(BaseHook):
         port = f":{conn.port}" if conn.port and parts.port is None else ""
         base_url = f"{parts.scheme}://{parts.netloc}{port}{parts.path.rstrip('/')}"
         link = validate_link_template(self.fauna_conn_id, extra.get("link_template"))
-        return Settings(base_url, key, timeout, policy, environment_proxy(base_url), link)
+        return Settings(base_url, key, timeout, policy, environment_proxy(base_url), link, self.fauna_conn_id)
 
     @cached_property
     def _settings(self) -> Settings:
@@ -263,15 +282,57 @@ class FaunaAccountHook(BaseHook):
         session.headers["User-Agent"] = USER_AGENT
         return session
 
+    def _read_request(self, call: ApiCall, payload: Any) -> LogRequest:
+        """Read a log request answer, or raise :class:`FaunaApiError` naming the endpoint.
+
+        A state spelled as a listed one but for case is read as that state (with a warning once).
+        """
+        if (problem := log_request_problem(payload)) is not None:
+            raise _not_an_answer(call, problem)
+        request = LogRequest.from_api(payload)
+        state = known_state(request.state)
+        if state is not None and state != request.state:
+            if request.state not in _WARNED_SPELLINGS:
+                _WARNED_SPELLINGS.add(request.state)
+                self.log.warning(
+                    "The Account API spelled a log request state %r: read as %r.", request.state, state
+                )
+            request = dataclasses.replace(request, state=state)
+        return request
+
     def _pages(self, call_for: Callable[[dict[str, Any]], ApiCall], first: dict[str, Any]) -> Iterator[Any]:
-        """Yield the results of every page, sending ``first`` with each page's ``next_token``."""
-        query = first
+        """Yield each result of every page with the call of its page, sending ``first`` with each ``next_token``.
+
+        A page that is not ``{"results": [objects], "next_token": ...}`` or a token given before
+        (which would page for ever) raises :class:`FaunaApiError` naming the endpoint.
+        """
+        query, tokens = first, set()
         while True:
-            page = self._send(call_for(query)) or {}
-            yield from page.get("results") or []
-            if not page.get("next_token"):
+            call = call_for(query)
+            page = self._send(call)
+            if not isinstance(page, dict):
+                raise _not_an_answer(
+                    call, f"the page is {json_kind(page)}, not an object with a results list"
+                )
+            if not isinstance(page.get("results"), list):
+                what = json_kind(page["results"]) if "results" in page else "missing"
+                raise _not_an_answer(call, f"the page's results is {what}, not a list")
+            token = page.get("next_token")
+            if not isinstance(token, str | None) or any(
+                not isinstance(item, dict) for item in page["results"]
+            ):
+                raise _not_an_answer(
+                    call, "the page has a next_token that is not a string or a result that is not an object"
+                )
+            if token in tokens:
+                raise _not_an_answer(
+                    call, "the page gives a next_token it gave before, so the list would never end"
+                )
+            yield from ((call, item) for item in page["results"])
+            if not token:
                 return
-            query = {**first, "next_token": page["next_token"]}
+            tokens.add(token)
+            query = {**first, "next_token": token}
 
     def request_logs(
         self,
@@ -293,6 +354,7 @@ class FaunaAccountHook(BaseHook):
         :param region_group: export a whole region group instead.
         :param idempotency_token: a UUID; the same one within 24 hours finds the same request.
         """
+        check_str("idempotency_token", idempotency_token, optional=True, example=str(uuid.uuid4()))
         spec = LogRequestSpec.build(
             time_start=time_start,
             time_end=time_end,
@@ -307,7 +369,8 @@ class FaunaAccountHook(BaseHook):
 
         :param spec: what to export.
         """
-        request = LogRequest.from_api(self._send(_logs_call("POST", "/api/v1/logs", spec.to_body())))
+        call = _logs_call("POST", "/api/v1/logs", spec.to_body())
+        request = self._read_request(call, self._send(call))
         self.log.info("Fauna log request %s for %s is %s.", request.request_id, spec.scope, request.state)
         return request
 
@@ -316,7 +379,8 @@ class FaunaAccountHook(BaseHook):
 
         :param request_id: the id the submission returned.
         """
-        return LogRequest.from_api(self._send(_logs_call("GET", _log_request_path(request_id))))
+        call = _logs_call("GET", _log_request_path(request_id))
+        return self._read_request(call, self._send(call))
 
     async def aget_log_request(self, request_id: str) -> LogRequest:
         """Return the current state of a log request, without blocking the event loop (for triggers).
@@ -324,7 +388,7 @@ class FaunaAccountHook(BaseHook):
         :param request_id: the id the submission returned.
         """
         call = _logs_call("GET", _log_request_path(request_id))
-        return LogRequest.from_api(await self._asend(call))
+        return self._read_request(call, await self._asend(call))
 
     def create_log_file_url(self, request_id: str, version: int | None = None) -> LogRequest:
         """Ask for a fresh presigned URL of a completed request's log file (after the old one expired).
@@ -332,10 +396,11 @@ class FaunaAccountHook(BaseHook):
         :param request_id: the id the submission returned.
         :param version: the optimistic-lock version the caller last saw, if any.
         """
+        if version is not None:
+            check_int("version", version, 0, math.inf, "the request's version, as the API last gave it")
         body = {"version": version} if version is not None else {}
-        return LogRequest.from_api(
-            self._send(_logs_call("POST", f"{_log_request_path(request_id)}/url", body))
-        )
+        call = _logs_call("POST", f"{_log_request_path(request_id)}/url", body)
+        return self._read_request(call, self._send(call))
 
     def list_log_requests(
         self, states: tuple[str, ...] | list[str] | None = None, *, page_size: int = MAX_PAGE_SIZE
@@ -350,7 +415,8 @@ class FaunaAccountHook(BaseHook):
             "max_results": validate_page_size(page_size),
         }
         pages = self._pages(lambda query: _logs_call("GET", "/api/v1/logs", query), body)
-        yield from map(LogRequest.from_api, pages)
+        for call, item in pages:
+            yield self._read_request(call, item)
 
     def list_oauth_apps(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
         """Yield every OAuth app authorized for the account, page after page.
@@ -358,7 +424,8 @@ class FaunaAccountHook(BaseHook):
         :param page_size: apps per page, 1 to 100.
         """
         params = {"max_results": str(validate_page_size(page_size))}
-        yield from self._pages(lambda query: ApiCall("GET", "/api/v1/oauth/apps", query), params)
+        for _, app in self._pages(lambda query: ApiCall("GET", "/api/v1/oauth/apps", query), params):
+            yield app
 
     def delete_oauth_app(self, app_id: str) -> None:
         """Delete an OAuth app, which disables the integration that created it.

@@ -25,6 +25,7 @@ from airflow_provider_fauna.exceptions import (
     FaunaApiError,
     FaunaAuthError,
     FaunaConnectionError,
+    FaunaError,
     FaunaNotFoundError,
     FaunaRateLimitedError,
     FaunaServerError,
@@ -33,6 +34,7 @@ from airflow_provider_fauna.hooks.retry import RetryLogger, RetryPolicy, parse_r
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping
+    from types import TracebackType
 
 USER_AGENT = (
     f"airflow-provider-fauna/{__version__} (python/{platform.python_version()}; +https://airflow.apache.org)"
@@ -63,6 +65,8 @@ class Settings:
     #: The environment's proxy for ``base_url``, for aiohttp (``requests`` finds it by itself).
     proxy: str | None = field(repr=False)
     link_template: str
+    #: The Airflow connection the settings come from, named in errors.
+    conn_id: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -84,12 +88,19 @@ def _error_reason(text: str, status: int) -> str:
 
 
 def read_answer(
-    call: ApiCall, status: int, headers: Mapping[str, str], text: str, *, retried: bool = False
+    call: ApiCall,
+    status: int,
+    headers: Mapping[str, str],
+    text: str,
+    *,
+    retried: bool = False,
+    conn_id: str = "",
 ) -> Any:
     """Turn an HTTP answer into JSON, or raise the typed error its status means.
 
     :param headers: the client's own, case-insensitive, mapping.
     :param retried: whether the answer is to a retry.
+    :param conn_id: the Airflow connection the key came from, named in a 401/403.
     """
     where: dict[str, Any] = {"method": call.method, "path": call.path}
     if 200 <= status < 300:
@@ -109,7 +120,8 @@ def read_answer(
             "never leaves the configured host. Check the connection's host."
         )
     elif status in (401, 403):
-        reason += " (check the account key in the connection's password field)"
+        where_key = f"connection {conn_id!r}'s" if conn_id else "the connection's"
+        reason += f" (check the account key in {where_key} password field)"
     elif status == 429:
         retry_after = parse_retry_after(headers.get("Retry-After"))
         raise FaunaRateLimitedError(status, reason, retry_after=retry_after, **where)
@@ -125,32 +137,67 @@ def _unreachable(call: ApiCall, settings: Settings, error: Exception, attempt: i
     )
 
 
+class _Origin:
+    """Where the last attempt's error was raised, so that it is raised from there and not from tenacity.
+
+    With ``reraise=True`` tenacity raises the final error out of its own frames, which bury the
+    provider's lines under a dozen of its own; the retry policy itself stays tenacity's.
+    """
+
+    def __init__(self) -> None:
+        self.traceback: TracebackType | None = None
+
+    def keep(self, error: BaseException) -> None:
+        """Note ``error``'s traceback so far: the attempt's frame down to where it was raised."""
+        self.traceback = error.__traceback__
+
+    def restore(self, error: FaunaError) -> FaunaError:
+        """Return ``error`` with the traceback its attempt gave it."""
+        return error.with_traceback(self.traceback)
+
+
 def send(session: requests.Session, settings: Settings, call: ApiCall, log: RetryLogger) -> Any:
     """Send ``call`` with ``requests`` under the settings' retry policy; return the answer's JSON."""
-    for attempt in Retrying(**settings.policy.retry_args(log)):
-        with attempt:
-            number = attempt.retry_state.attempt_number
-            try:
-                response = session.request(
-                    call.method,
-                    settings.base_url + call.path,
-                    params=call.params,
-                    json=call.json,
-                    headers=settings.headers,
-                    # An auth that adds nothing: given none, requests would apply a .netrc login.
-                    auth=lambda request: request,
-                    timeout=(min(10.0, settings.timeout), settings.timeout),
-                    allow_redirects=False,
-                )
-            except requests.RequestException as err:
-                failure: Exception = err
-            else:
-                return read_answer(
-                    call, response.status_code, response.headers, response.text, retried=number > 1
-                )
-            # Raised outside the except block, so the library's exception is not its __context__.
-            raise _unreachable(call, settings, failure, number)
+    origin = _Origin()
+    try:
+        for attempt in Retrying(**settings.policy.retry_args(log)):
+            with attempt:
+                try:
+                    return _send_once(session, settings, call, attempt.retry_state.attempt_number)
+                except FaunaError as err:
+                    origin.keep(err)
+                    raise
+    except FaunaError as err:
+        raise origin.restore(err) from None
     raise AssertionError("unreachable: tenacity raises the last error")  # pragma: no cover
+
+
+def _send_once(session: requests.Session, settings: Settings, call: ApiCall, number: int) -> Any:
+    try:
+        response = session.request(
+            call.method,
+            settings.base_url + call.path,
+            params=call.params,
+            json=call.json,
+            headers=settings.headers,
+            # An auth that adds nothing: given none, requests would apply a .netrc login.
+            auth=lambda request: request,
+            timeout=(min(10.0, settings.timeout), settings.timeout),
+            allow_redirects=False,
+        )
+    except requests.RequestException as err:
+        failure: Exception = err
+    else:
+        return read_answer(
+            call,
+            response.status_code,
+            response.headers,
+            response.text,
+            retried=number > 1,
+            conn_id=settings.conn_id,
+        )
+    # Raised outside the except block, so the library's exception is not its __context__.
+    raise _unreachable(call, settings, failure, number)
 
 
 #: Each loop's session, and the suspended generator that closes it with the loop.
@@ -206,25 +253,38 @@ def _proxy_for(url: str, variables: tuple[str | None, ...]) -> str | None:
 
 async def asend(settings: Settings, call: ApiCall, log: RetryLogger) -> Any:
     """Send ``call`` with aiohttp under the settings' retry policy; return the answer's JSON."""
-    async for attempt in AsyncRetrying(**settings.policy.retry_args(log)):
-        with attempt:
-            number = attempt.retry_state.attempt_number
-            try:
-                session = await _loop_session()
-                async with session.request(
-                    call.method,
-                    settings.base_url + call.path,
-                    params=call.params,
-                    json=call.json,
-                    headers=settings.headers,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=settings.timeout),
-                    proxy=settings.proxy,
-                ) as response:
-                    # errors="replace": a gateway's page in Latin-1 is a server error, as on the sync path.
-                    text = await response.text(errors="replace")
-                    return read_answer(call, response.status, response.headers, text, retried=number > 1)
-            except (TimeoutError, aiohttp.ClientError) as err:
-                failure: Exception = err
-            raise _unreachable(call, settings, failure, number)
+    origin = _Origin()
+    try:
+        async for attempt in AsyncRetrying(**settings.policy.retry_args(log)):
+            with attempt:
+                try:
+                    return await _asend_once(settings, call, attempt.retry_state.attempt_number)
+                except FaunaError as err:
+                    origin.keep(err)
+                    raise
+    except FaunaError as err:
+        raise origin.restore(err) from None
     raise AssertionError("unreachable: tenacity raises the last error")  # pragma: no cover
+
+
+async def _asend_once(settings: Settings, call: ApiCall, number: int) -> Any:
+    try:
+        session = await _loop_session()
+        async with session.request(
+            call.method,
+            settings.base_url + call.path,
+            params=call.params,
+            json=call.json,
+            headers=settings.headers,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=settings.timeout),
+            proxy=settings.proxy,
+        ) as response:
+            # errors="replace": a gateway's page in Latin-1 is a server error, as on the sync path.
+            text = await response.text(errors="replace")
+            return read_answer(
+                call, response.status, response.headers, text, retried=number > 1, conn_id=settings.conn_id
+            )
+    except (TimeoutError, aiohttp.ClientError) as err:
+        failure: Exception = err
+    raise _unreachable(call, settings, failure, number)

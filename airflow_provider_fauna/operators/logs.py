@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
+from airflow_provider_fauna.arguments import check_bool
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.links import LINK_XCOM_KEY, FaunaLogRequestLink, log_request_url, push_no_link_yet
 from airflow_provider_fauna.outcomes import settle
 from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
+    DEFAULT_WAIT_TIMEOUT,
     LOG_REQUEST_XCOM_KEY,
     SubmitsExport,
     submit_reusing,
@@ -46,7 +48,8 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
         ``[operators] default_deferrable``.
     :param poll_interval: the wait between two status calls, in seconds (the first comes 1 s after
         the submission).
-    :param timeout: how long to wait, in seconds (``None``: until ``execution_timeout``, if any).
+    :param timeout: how long to wait, in seconds or a ``timedelta``; 6 hours by default. ``None``
+        waits until ``execution_timeout`` (for ever without one).
     :param on_no_logs: ``"skip"`` (default), ``"succeed"`` or ``"fail"`` when the request ends
         ``DoesNotExist`` (only with ``wait_for_completion``).
     """
@@ -66,7 +69,7 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
         wait_for_completion: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 60.0,
-        timeout: float | timedelta | None = None,
+        timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
         on_no_logs: str = "skip",
         **kwargs: Any,
     ) -> None:
@@ -82,7 +85,7 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
             on_no_logs=on_no_logs,
             **kwargs,
         )
-        self.wait_for_completion = wait_for_completion
+        self.wait_for_completion = check_bool("wait_for_completion", wait_for_completion)
         validate_scope_arguments(database, region_group)
         validate_interval_source(self, time_start, time_end)
 

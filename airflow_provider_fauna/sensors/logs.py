@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_fauna.arguments import check_bool, check_templated
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.log_requests import validate_request_id
 from airflow_provider_fauna.outcomes import settle, submitter_of, validate_on_no_logs
@@ -53,10 +54,10 @@ class FaunaLogsSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.request_id = request_id
-        self.fauna_conn_id = fauna_conn_id
+        self.request_id = check_templated("request_id", request_id, kinds=(str, int), what="a request id")
+        self.fauna_conn_id = check_templated("fauna_conn_id", fauna_conn_id)
         self.on_no_logs = validate_on_no_logs(on_no_logs)
-        self.deferrable = deferrable
+        self.deferrable = check_bool("deferrable", deferrable)
 
     @property
     def hook(self) -> FaunaAccountHook:

@@ -22,6 +22,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_fauna.arguments import check_bool, check_int, check_str, check_templated
 from airflow_provider_fauna.assets import add_default_outlet, announce
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
@@ -30,6 +31,7 @@ from airflow_provider_fauna.log_requests import LogRequest, LogRequestState, par
 from airflow_provider_fauna.outcomes import describe, settle, submitter_of
 from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
+    DEFAULT_WAIT_TIMEOUT,
     LOG_REQUEST_XCOM_KEY,
     SubmitsExport,
     submit_reusing,
@@ -38,7 +40,7 @@ from airflow_provider_fauna.tasks import (
     wait_or_defer,
 )
 from airflow_provider_fauna.transfers.checks import AUTO, check_verify_gzip
-from airflow_provider_fauna.transfers.download import DEFAULT_MAX_RESUMES, LogFileDownload
+from airflow_provider_fauna.transfers.download import DEFAULT_MAX_RESUMES, LogFileDownload, usable_url
 from airflow_provider_fauna.utils.templates import is_templated
 from airflow_provider_fauna.waiting import read_trigger_event
 
@@ -83,15 +85,6 @@ def require_provider(module: str, extra: str, operator: str, *, load: bool = Tru
             f"pip install 'airflow-provider-fauna[{extra}]'."
         )
     return found
-
-
-def check_int(field_name: str, value: Any, low: int, high: float, meaning: str) -> int:
-    """Refuse anything but an integer in ``[low, high]``, naming the field and what it means."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise FaunaValidationError(
-            f"{field_name}={value!r} must be an integer in [{low}, {high}] ({meaning})."
-        )
-    return value
 
 
 #: The strftime directives a time placeholder's spec may use: Python's documented, portable ones,
@@ -359,7 +352,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         replace: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 60.0,
-        timeout: float | timedelta | None = None,
+        timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
         on_no_logs: str = "skip",
         max_resumes: int = DEFAULT_MAX_RESUMES,
         verify_gzip: bool | str = AUTO,
@@ -378,13 +371,13 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             on_no_logs=on_no_logs,
             **kwargs,
         )
-        self.request_id = request_id
-        self.replace = replace
+        self.request_id = check_templated("request_id", request_id, kinds=(str, int), what="a request id")
+        self.replace = check_bool("replace", replace)
         self.max_resumes = check_int(
             "max_resumes", max_resumes, 0, math.inf, "failures in a row before a download gives up"
         )
         self.verify_gzip = check_verify_gzip(verify_gzip)
-        if not isinstance(content_type, str) or not content_type.strip():
+        if not check_str("content_type", content_type, example=DEFAULT_CONTENT_TYPE).strip():
             raise FaunaValidationError("content_type is empty: leave it out for 'application/gzip'.")
         self.content_type = content_type
         self._check_form()
@@ -420,9 +413,10 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         """Refuse a bad bucket or key before any network call (templated ones once ``rendered``)."""
         if not rendered:  # at parse time: say which extra to install, without importing it
             require_provider(*self.provider, type(self).__name__, load=False)
-        bucket, key = getattr(self, self.bucket_field), getattr(self, self.key_field)
+        bucket = check_templated(self.bucket_field, getattr(self, self.bucket_field))
+        key = check_templated(self.key_field, getattr(self, self.key_field))
         if rendered or not is_templated(bucket):
-            if not isinstance(bucket, str) or not bucket.strip():
+            if not check_str(self.bucket_field, bucket).strip():
                 raise FaunaValidationError(
                     f"{self.bucket_field} is empty: give the name of the bucket to write to."
                 )
@@ -441,7 +435,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
 
     def validate_key(self, key: Any) -> None:
         """Refuse an empty key or one with placeholders :func:`render_key` cannot fill."""
-        check_key_template(self.key_field, key)
+        check_key_template(self.key_field, check_str(self.key_field, key))
 
     def check_bucket_exists(self) -> None:
         """Fail early on a missing bucket or missing credentials; only log what is less certain."""
@@ -521,8 +515,8 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
                 f"Pass replace=True to overwrite it, or choose another {self.key_field}."
             )
         hook = self.hook
-        if not request.presigned_url:  # read from a trigger event, which never carries the URL
-            request = hook.get_log_request(request.request_id)
+        # A trigger event's copy never carries the URL; a status read may not either.
+        request = usable_url(hook, request, self.log)
         download = LogFileDownload(
             hook, request, log=self.log, max_resumes=self.max_resumes, verify_gzip=self.verify_gzip
         )

@@ -7,6 +7,7 @@ library messages, which are raised or logged outside the ``except`` block that c
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import time
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import urllib3
 from airflow.providers.common.compat.sdk import mask_secret
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
-from airflow_provider_fauna.log_requests import parse_time
+from airflow_provider_fauna.log_requests import LogRequestState, parse_time
 from airflow_provider_fauna.outcomes import describe
 from airflow_provider_fauna.transfers.checks import (
     AUTO,
@@ -132,6 +133,55 @@ def url_expires_soon(request: LogRequest, margin: float = URL_EXPIRY_MARGIN) -> 
     return expires.timestamp() - margin <= datetime.now(timezone.utc).timestamp()
 
 
+def usable_url(
+    hook: FaunaAccountHook, request: LogRequest, log: TaskLogger, *, renew: bool = False
+) -> LogRequest:
+    """Return ``request`` read again as ``Complete`` with a presigned URL: the one path to a URL to download.
+
+    A request without a URL (a trigger event's copy never has one) is read again. A ``Complete``
+    one that still has none (the reference's own status sample has none) gets a new URL asked for,
+    once; while it reads ``CreatingNewUrl`` (this or another transfer asked for one) the status is
+    read again, for up to :data:`URL_REFRESH_TIMEOUT` seconds.
+
+    :param renew: ask for a new URL at once (the one in hand expired or was refused).
+    """
+    rid = request.request_id
+    if renew:
+        request = hook.create_log_file_url(rid)
+    elif not (request.is_complete and request.presigned_url):
+        request = hook.get_log_request(rid)
+    asked, given = renew, request
+    deadline = time.monotonic() + URL_REFRESH_TIMEOUT
+    delay = 0.25
+    while not (request.is_complete and request.presigned_url):
+        if request.is_complete and not asked:
+            log.info("%s is Complete without a presigned URL; asking for one.", describe(request))
+            request = given = hook.create_log_file_url(rid)
+            asked = True
+            continue
+        if request.is_complete and given.presigned_url:
+            # The status read may leave out the URL the new-URL answer gave; that one is current.
+            return dataclasses.replace(
+                request,
+                presigned_url=given.presigned_url,
+                presigned_url_expiration_time=given.presigned_url_expiration_time,
+            )
+        if request.state != LogRequestState.CREATING_NEW_URL and not request.is_complete:
+            how = "became" if renew else "is"
+            raise FaunaTransferError(
+                f"{describe(request)} {how} {request.state} and has no file to download."
+            )
+        if time.monotonic() >= deadline:
+            raise FaunaTransferError(
+                f"No presigned URL for request {rid} within {URL_REFRESH_TIMEOUT:g} s "
+                f"(it still reads {request.state})."
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 10.0)
+        request = hook.get_log_request(rid)
+    return request
+
+
 class LogFileDownload:
     """Iterate once over the bytes of a completed log request's file; then :attr:`stats` holds its digests.
 
@@ -217,23 +267,7 @@ class LogFileDownload:
             why,
             self._refreshes,
         )
-        request = self.hook.create_log_file_url(self.request.request_id)
-        deadline = time.monotonic() + URL_REFRESH_TIMEOUT
-        delay = 0.25
-        while not (request.is_complete and request.presigned_url):
-            if request.is_terminal and not request.is_complete:
-                raise FaunaTransferError(
-                    f"{describe(request)} became {request.state} while being downloaded."
-                )
-            if time.monotonic() >= deadline:
-                raise FaunaTransferError(
-                    f"No new presigned URL for request {self.request.request_id} within "
-                    f"{URL_REFRESH_TIMEOUT:g} s (it still reads {request.state})."
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 10.0)
-            request = self.hook.get_log_request(self.request.request_id)
-        self._url = self._adopt(request)
+        self._url = self._adopt(usable_url(self.hook, self.request, self.log, renew=True))
 
     def __iter__(self) -> Iterator[bytes]:
         self._checks = checks = StreamChecks(self.request.request_id, part_size=self.part_size)

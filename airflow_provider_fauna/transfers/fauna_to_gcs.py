@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_fauna.arguments import check_templated, given
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.transfers.base import (
     BaseFaunaLogsTransferOperator,
@@ -74,8 +75,14 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
         super().__init__(**kwargs)
         self.bucket_name = bucket_name
         self.object_name = object_name
-        self.gcp_conn_id = gcp_conn_id
-        self.impersonation_chain = impersonation_chain
+        self.gcp_conn_id = check_templated("gcp_conn_id", gcp_conn_id)
+        what = "a service account or a list of them (strings)"
+        chain = check_templated(
+            "impersonation_chain", impersonation_chain, kinds=(str, list, tuple), what=what
+        )
+        if isinstance(chain, list | tuple) and not all(isinstance(account, str) for account in chain):
+            raise FaunaValidationError(f"impersonation_chain={given(chain)} must be {what}.")
+        self.impersonation_chain = chain
         if (
             isinstance(chunk_size, bool)
             or not isinstance(chunk_size, int)

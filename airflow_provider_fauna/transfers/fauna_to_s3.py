@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_fauna.arguments import check_bool, check_str, check_templated
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.transfers.base import (
     BaseFaunaLogsTransferOperator,
@@ -130,9 +131,11 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         super().__init__(**kwargs)
         self.s3_bucket = s3_bucket
         self.s3_key = s3_key
-        self.aws_conn_id = aws_conn_id
-        self.encrypt = encrypt
-        self.acl_policy = acl_policy
+        self.aws_conn_id = check_templated("aws_conn_id", aws_conn_id)
+        self.encrypt = check_bool("encrypt", encrypt)
+        self.acl_policy = check_str(
+            "acl_policy", acl_policy, optional=True, example="bucket-owner-full-control"
+        )
         self.part_size = check_int("part_size", part_size, MIN_PART_SIZE, MAX_PART_SIZE, "5 MiB to 5 GiB")
         self.upload_concurrency = check_int(
             "upload_concurrency", upload_concurrency, 1, MAX_UPLOAD_CONCURRENCY, "parts uploaded at once"

@@ -10,7 +10,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_fauna.exceptions import FaunaError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
-from airflow_provider_fauna.waiting import TRANSIENT_ERRORS, seconds_until
+from airflow_provider_fauna.waiting import TRANSIENT_ERRORS, check_known_state, seconds_until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -28,7 +28,8 @@ class FaunaLogsTrigger(BaseTrigger):
 
     - ``"terminal"``: the request ended; ``request`` holds its XCom-safe details.
     - ``"timeout"``: ``end_time`` passed; a last status check was made first.
-    - ``"error"``: a non-transient error (key rejected, request unknown); ``message`` says which.
+    - ``"error"``: a non-transient error (key rejected, request unknown, a state the provider
+      does not know); ``message`` says which, ``error_type`` names its class.
 
     :param request_id: the log request to wait for.
     :param fauna_conn_id: the Fauna connection.
@@ -72,7 +73,7 @@ class FaunaLogsTrigger(BaseTrigger):
         logged_state, logged_at = "", float("-inf")
         while True:
             try:
-                request = await hook.aget_log_request(self.request_id)
+                request = check_known_state(await hook.aget_log_request(self.request_id))
             except TRANSIENT_ERRORS as err:
                 self.log.warning("Status of Fauna log request %s not known yet: %s", self.request_id, err)
             except FaunaError as err:

@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", default=None, help="keep generated files here across runs")
     parser.add_argument("--seed", type=int, default=0, help="seed of ids, file contents and faults")
     parser.add_argument("--quiet", action="store_true", help="do not log each call")
+    parser.add_argument(
+        "--no-status-urls",
+        action="store_true",
+        help="answer status reads and lists without presigned_url, as the reference's GET sample",
+    )
     faults = parser.add_argument_group("fault injection (ratios 0..1)")
     faults.add_argument("--fault-429", type=float, default=0.0, dest="rate_limit_ratio")
     faults.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds of a 429")
@@ -102,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         file_cache_dir=args.cache_dir,
         seed=args.seed,
     )
+    emulator.status_urls = not args.no_status_urls
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -212,13 +212,14 @@ class FaunaEmulator:
 
         Forgets recorded calls, log requests, idempotency tokens, forced outcomes and deleted
         OAuth apps; restores the faults (none), the keys, ``completion_delay``, ``url_ttl`` and
-        ``records_per_file`` given to the constructor. Generated files stay cached.
+        ``records_per_file`` given to the constructor, and ``status_urls``. Generated files stay cached.
         """
         self.reset_calls()
         self.faults = FaultConfig()
         self.reset_state()
         self._keys.replace(self._initial_keys)
         self.completion_delay, self.url_ttl, self.records_per_file = self._initial_timing
+        self.status_urls = True
 
     # --- timing, adjustable while serving ---------------------------------------------------
 
@@ -255,6 +256,19 @@ class FaunaEmulator:
         if count < 0:
             raise ValueError("records_per_file cannot be negative")
         self._account.records_per_file = count
+
+    @property
+    def status_urls(self) -> bool:
+        """Whether a status read or a list page carries ``presigned_url`` (default ``True``).
+
+        ``False`` answers as the reference's own status sample does, without the URL: a client
+        then gets one only from ``POST /api/v1/logs/{id}/url``.
+        """
+        return self._account.status_urls
+
+    @status_urls.setter
+    def status_urls(self, value: bool) -> None:
+        self._account.status_urls = bool(value)
 
     def reset_state(self) -> None:
         """Forget log requests, idempotency tokens and forced outcomes; restore the OAuth apps."""

@@ -82,8 +82,12 @@ class LogRequest:
     url: str | None = None
     url_expires_at: int | None = None
 
-    def render(self, base_url: str) -> dict[str, Any]:
-        """The object as the API returns it."""
+    def render(self, base_url: str, *, with_url: bool = True) -> dict[str, Any]:
+        """The object as the API returns it.
+
+        :param with_url: include the presigned URL once there is one (``False``: as the
+            reference's own status sample, which has none).
+        """
         out: dict[str, Any] = {"request_id": self.request_id}
         if self.database is not None:
             out["database"] = self.database
@@ -95,7 +99,7 @@ class LogRequest:
             updated_at=format_epoch(self.updated_at),
             version=self.version,
         )
-        if self.state in URL_STATES and self.url is not None and self.url_expires_at is not None:
+        if with_url and self.state in URL_STATES and self.url is not None and self.url_expires_at is not None:
             out["presigned_url"] = base_url + self.url
             out["presigned_url_expiration_time"] = format_epoch(self.url_expires_at)
         return out
@@ -140,6 +144,8 @@ class Account:
         self.records_per_file = records_per_file
         self.seed = seed
         self.clock = clock
+        #: Whether status reads and list pages carry the presigned URL; the new-URL answer always does.
+        self.status_urls = True
         self._lock = threading.Lock()
         self._ids = random.Random(seed)
         self._seq = 0
@@ -158,7 +164,7 @@ class Account:
             known = self._tokens.get(token) if token is not None else None
             if known is not None and now - known.submitted_at < IDEMPOTENCY_WINDOW:
                 self._advance(known, now)
-                return Submitted(known.render(base_url), known, created=False)
+                return Submitted(known.render(base_url, with_url=self.status_urls), known, created=False)
             request = self._create(data, now)
             if token is not None:
                 self._tokens[token] = request
@@ -174,7 +180,7 @@ class Account:
         with self._lock:
             request = self._find(request_id)
             self._advance(request, now)
-            return request.render(base_url)
+            return request.render(base_url, with_url=self.status_urls)
 
     def new_url(self, request_id: str, version: int | None, base_url: str) -> dict[str, Any]:
         """Issue a new presigned URL for a Complete request (``CreatingNewUrl``, version + 1)."""
@@ -209,7 +215,8 @@ class Account:
                 query.page.max_results,
                 lambda r: r.state in query.states,
             )
-            return {"next_token": token, "results": [r.render(base_url) for r in chosen]}
+            results = [r.render(base_url, with_url=self.status_urls) for r in chosen]
+            return {"next_token": token, "results": results}
 
     # --- the Python API's helpers ------------------------------------------------------------
 
