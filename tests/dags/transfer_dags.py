@@ -108,6 +108,11 @@ for policy in ("skip", "succeed", "fail"):
     with _dag(f"transfer_s3_no_logs_{policy}"):
         to_s3(on_no_logs=policy)
 
+# No logs, and on_no_logs left at its default (which must skip): both stores.
+with _dag("transfer_no_logs_default"):
+    to_s3()
+    to_gcs()
+
 # The after-request form without a sensor between: the transfer itself waits on a request it did
 # not submit, so a failed export must fail it without spending its retry.
 with _dag("transfer_s3_after_request"):

@@ -211,6 +211,23 @@ def test_no_logs_follows_on_no_logs_and_writes_nothing(
     assert fauna.download_calls() == []
 
 
+def test_no_logs_with_the_default_on_no_logs_skips_both_transfers_and_writes_nothing(
+    airflow_db: None, fauna: Any, s3_bucket: str, gcs_bucket: str
+) -> None:
+    """Every other test passes ``on_no_logs``: this one holds its default, ``"skip"``."""
+    s3, gcs = S3Store(s3_bucket), GCSStore(gcs_bucket)
+    fauna.set_outcome("us-std/ECommerce", "DoesNotExist")
+
+    result = run_dag("transfer_no_logs_default", NOV_2)
+
+    for task_id in ("to_s3", "to_gcs"):
+        task = result.task(task_id)
+        assert task.state == "skipped", task.log
+        assert task.return_value is None
+    assert s3.keys() == [] and gcs.keys() == []
+    assert fauna.download_calls() == []
+
+
 # --------------------------------------------------------------------------------- failed export
 def test_a_failed_export_fails_the_after_request_transfer_without_spending_its_retry(
     airflow_db: None, fauna: Any, s3_bucket: str
