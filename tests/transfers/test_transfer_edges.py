@@ -16,9 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 from hypothesis import given
 from hypothesis import strategies as st
-from transfer_stores import DEFAULT_KEY, S3Store, Store, complete_request
+from transfer_stores import DEFAULT_KEY, GCSStore, S3Store, Store, complete_request
 
 from airflow_provider_fauna.transfers import fauna_to_s3
 from airflow_provider_fauna.transfers.base import TRANSFER_XCOM_KEY
@@ -213,3 +214,136 @@ def test_a_file_needing_more_parts_than_s3_allows_goes_up_in_bigger_parts(
     assert sorted(parts) == [(1, 6 * MiB), (2, len(expected) - 6 * MiB)]
     assert store.get(DEFAULT_KEY).data == expected
     assert store.open_uploads() == []
+
+
+# --------------------------------------------------------------------------------- write races
+THEIRS = b"another writer's object"
+
+
+def test_an_object_written_by_another_while_the_s3_upload_runs_is_left_as_it_is(
+    fauna: Any,
+    s3_bucket: str,
+    task_context: dict[str, Any],
+    s3_calls: list[Any],
+    s3_server: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Another writer lands the key between our parts and our CompleteMultipartUpload.
+
+    S3 (moto) refuses our completion (``If-None-Match: *``): theirs stays, the task fails clearly,
+    no upload is left. s3rver ignores ``If-None-Match`` (see "Conditional writes" in the
+    transfers guide): there, the later write wins, and ours is the later one.
+    """
+    store = S3Store(s3_bucket)
+    log_request = complete_request()
+    expected = fauna.file_bytes(log_request.request_id)
+
+    def another_writer(**_: Any) -> None:
+        store.put(DEFAULT_KEY, THEIRS)
+
+    s3_calls.append(("before-call.s3.CompleteMultipartUpload", another_writer))
+    operator = store.operator(request_id=log_request.request_id, deferrable=False, poll_interval=0.2)
+
+    if "s3rver" in request.node.callspec.id:
+        assert operator.execute(task_context) == store.uri(DEFAULT_KEY)
+        assert store.get(DEFAULT_KEY).data == expected
+        return
+    with pytest.raises(AirflowFailException, match="was created by someone else while this task copied"):
+        operator.execute(task_context)
+    assert store.get(DEFAULT_KEY).data == THEIRS
+    assert store.open_uploads() == []
+
+
+def break_gcs_writes_after(monkeypatch: pytest.MonkeyPatch, *, then: Callable[[], None], fail: bool) -> None:
+    """After the first MiB went up, run ``then`` (once); with ``fail``, the upload breaks there too."""
+    from google.cloud.storage.fileio import BlobWriter
+
+    write, done = BlobWriter.write, []
+
+    def writing(writer: Any, data: bytes) -> int:
+        writer.written = getattr(writer, "written", 0) + len(data)
+        if writer.written > 2 * MiB and not done:
+            done.append(True)
+            then()
+            if fail:
+                raise ConnectionError("GCS went away")
+        return write(writer, data)
+
+    monkeypatch.setattr(BlobWriter, "write", writing)
+
+
+@pytest.fixture
+def gcs_generation_guard(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Refuse a finalizing upload request with ``ifGenerationMatch=0`` when the object exists, with
+    GCS's 412, as GCS does and gcp-storage-emulator does not. Yields the upload URLs sent."""
+    import requests
+    from google.auth.transport.requests import AuthorizedSession
+    from google.cloud.storage import Client
+
+    urls: list[str] = []
+    real = AuthorizedSession.request
+
+    def request(session: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if "/upload/" in url:
+            urls.append(url)
+        headers = kwargs.get("headers") or {}
+        finalizing = method == "PUT" and not str(headers.get("content-range", "")).endswith("/*")
+        if finalizing and "ifGenerationMatch=0" in url:
+            bucket, name = _bucket_and_name(url)
+            if Client.create_anonymous_client().bucket(bucket).get_blob(name) is not None:
+                refused = requests.Response()
+                refused.status_code, refused._content = 412, b'{"error": {"code": 412}}'
+                refused.request = requests.Request(method, url).prepare()
+                return refused
+        return real(session, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(AuthorizedSession, "request", request)
+    return urls
+
+
+def _bucket_and_name(url: str) -> tuple[str, str]:
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(url)
+    bucket = parts.path.split("/b/", 1)[1].split("/", 1)[0]
+    upload_id = parse_qs(parts.query)["upload_id"][0]  # the emulator's: bucket:name:time
+    return bucket, unquote(upload_id).split(":", 2)[1]
+
+
+def test_an_object_written_by_another_while_the_gcs_upload_runs_is_left_as_it_is(
+    fauna: Any,
+    gcs_bucket: str,
+    task_context: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    gcs_generation_guard: list[str],
+) -> None:
+    """``ifGenerationMatch=0``: our session's final chunk is refused, theirs stays, the task fails clearly."""
+    store = GCSStore(gcs_bucket)
+    log_request = complete_request()
+    break_gcs_writes_after(monkeypatch, then=lambda: store.put(DEFAULT_KEY, THEIRS), fail=False)
+    operator = store.operator(request_id=log_request.request_id, deferrable=False, poll_interval=0.2)
+
+    with pytest.raises(AirflowFailException, match="was created by someone else while this task copied"):
+        operator.execute(task_context)
+
+    ours = [url for url in gcs_generation_guard if "uploadType=resumable" in url]
+    assert ours and all("ifGenerationMatch=0" in url for url in ours)
+    assert store.get(DEFAULT_KEY).data == THEIRS
+
+
+def test_a_failed_gcs_upload_deletes_no_object_it_did_not_write(
+    fauna: Any, gcs_bucket: str, task_context: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``replace=True`` (no generation guard) another writer lands the key, then our upload breaks:
+    the clean-up finds an object at the key, sees it is not this attempt's, and keeps it."""
+    store = GCSStore(gcs_bucket)
+    log_request = complete_request()
+    break_gcs_writes_after(monkeypatch, then=lambda: store.put(DEFAULT_KEY, THEIRS), fail=True)
+    operator = store.operator(
+        request_id=log_request.request_id, deferrable=False, poll_interval=0.2, replace=True
+    )
+
+    with pytest.raises(ConnectionError, match="went away"):
+        operator.execute(task_context)
+
+    assert store.get(DEFAULT_KEY).data == THEIRS
