@@ -206,11 +206,6 @@ class LogFileDownload:
         if self._checks is not None:
             self._checks.part_size = size
 
-    @property
-    def announced_size(self) -> int | None:
-        """Return the file's size as the file server announced it (``None``: not yet, or never)."""
-        return self._total
-
     def open(self) -> int | None:
         """Make the first request now, with the retries of any other, and return the announced size.
 
@@ -228,7 +223,7 @@ class LogFileDownload:
             self._chunks.close()
 
     def _adopt(self, request: LogRequest) -> str:
-        """Take a request's URL into use, masked (whole, and its query) in every log line from now on."""
+        """Take a request's URL into use, masked (whole, query, path secrets) in every log line from now on."""
         url = request.presigned_url or ""
         self._current = request
         mask_url(url)
