@@ -205,6 +205,38 @@ MUTANTS: tuple[Mutant, ...] = (
         "    if False:\n        pytest.importorskip = _importorfail\n",
         ("tests/test_ci_skips.py",),
     ),
+    Mutant(
+        "gzip-start-unchecked",
+        "a file that does not begin as gzip goes to the store (its MD5 ETag spares the decompression)",
+        "airflow_provider_fauna/transfers/download.py",
+        "        self._start.update(chunk)  # before a byte goes to the store\n",
+        "",
+        (
+            "tests/transfers/test_transfer_edges.py::"
+            "test_a_body_that_is_not_gzip_is_refused_even_when_its_md5_etag_is_right[s3-moto-plain-ndjson-auto]",
+        ),
+    ),
+    Mutant(
+        "s3-on-kill-unwired",
+        "the S3 transfer's on_kill is given nothing to abort (a killed task's copy finishes)",
+        "airflow_provider_fauna/transfers/fauna_to_s3.py",
+        "        self._abort = reader.kill\n",
+        "",
+        (
+            "tests/transfers/test_transfer_dags.py::test_a_task_killed_mid_copy_leaves_no_object_and_no_open_upload[s3-moto]",
+        ),
+    ),
+    Mutant(
+        "redirect-target-unmasked",
+        "requests follows the download's redirects: the target's signature reaches urllib3's DEBUG line",
+        "airflow_provider_fauna/transfers/download.py",
+        "                    allow_redirects=False,\n",
+        "                    allow_redirects=True,\n",
+        (
+            "tests/reliability/test_no_leaks.py::"
+            "test_at_debug_a_path_signed_url_and_its_redirect_target_reach_no_task_log[moto]",
+        ),
+    ),
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import time
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -140,15 +140,24 @@ class KilledMidCopy:
     itself runs unchanged: the signal comes from the download's byte count only.
     """
 
+    _killed: threading.Event | None = None
+
+    def on_kill(self) -> None:
+        super().on_kill()  # type: ignore[misc]
+        if self._killed is not None:
+            self._killed.set()
+
     def copy(self, download: Any, destination: Any, metadata: dict[str, str]) -> None:
         take, sent = download._take, []
+        self._killed = killed = threading.Event()
 
         def take_then_kill(chunk: bytes) -> None:
             take(chunk)
             if not sent and download.progress.done >= KILL_AFTER_BYTES:
                 sent.append(True)
                 os.kill(os.getpid(), signal.SIGTERM)
-                time.sleep(0.5)  # the handler runs on the main thread; this may be another
+                # The handler runs on the main thread (S3 reads on another): read on only after it.
+                killed.wait(30)
 
         download._take = take_then_kill
         super().copy(download, destination, metadata)  # type: ignore[misc]
