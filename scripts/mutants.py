@@ -89,16 +89,16 @@ MUTANTS: tuple[Mutant, ...] = (
         "s3-buffers-whole-body",
         "S3 transfer reads the whole file into memory before uploading it",
         "airflow_provider_fauna/transfers/fauna_to_s3.py",
-        "                DownloadReader(download),\n",
+        "                reader,\n",
         '                __import__("io").BytesIO(b"".join(download)),\n',
         ("tests/transfers/test_transfer_memory.py::test_copying_a_file_twice_the_budget_keeps_memory_flat",),
     ),
     Mutant(
         "presigned-url-not-masked",
         "the provider's own mask_secret of the presigned URL dropped",
-        "airflow_provider_fauna/transfers/download.py",
-        '        mask_secret(url)\n        query = url.partition("?")[2]\n        if query:\n            mask_secret(query)\n',
-        '        query = url.partition("?")[2]\n',
+        "airflow_provider_fauna/transfers/session.py",
+        "    if not url:\n        return\n    mask_secret(url)\n",
+        "    if True:\n        return\n",
         (
             "tests/behaviours/test_dagrun_behaviours.py::test_a_presigned_url_logged_by_user_code_is_masked_by_the_provider",
         ),
@@ -204,6 +204,38 @@ MUTANTS: tuple[Mutant, ...] = (
         "    if in_ci():\n        pytest.importorskip = _importorfail\n",
         "    if False:\n        pytest.importorskip = _importorfail\n",
         ("tests/test_ci_skips.py",),
+    ),
+    Mutant(
+        "gzip-start-unchecked",
+        "a file that does not begin as gzip goes to the store (its MD5 ETag spares the decompression)",
+        "airflow_provider_fauna/transfers/download.py",
+        "        self._start.update(chunk)  # before a byte goes to the store\n",
+        "",
+        (
+            "tests/transfers/test_transfer_edges.py::"
+            "test_a_body_that_is_not_gzip_is_refused_even_when_its_md5_etag_is_right[s3-moto-plain-ndjson-auto]",
+        ),
+    ),
+    Mutant(
+        "s3-on-kill-unwired",
+        "the S3 transfer's on_kill is given nothing to abort (a killed task's copy finishes)",
+        "airflow_provider_fauna/transfers/fauna_to_s3.py",
+        "        self._abort = reader.kill\n",
+        "",
+        (
+            "tests/transfers/test_transfer_dags.py::test_a_task_killed_mid_copy_leaves_no_object_and_no_open_upload[s3-moto]",
+        ),
+    ),
+    Mutant(
+        "redirect-target-unmasked",
+        "requests follows the download's redirects: the target's signature reaches urllib3's DEBUG line",
+        "airflow_provider_fauna/transfers/download.py",
+        "                    allow_redirects=False,\n",
+        "                    allow_redirects=True,\n",
+        (
+            "tests/reliability/test_no_leaks.py::"
+            "test_at_debug_a_path_signed_url_and_its_redirect_target_reach_no_task_log[moto]",
+        ),
     ),
 )
 

@@ -317,7 +317,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         before the download gives up.
     :param verify_gzip: decompress on the fly (output discarded) to prove the gzip stream whole:
         ``"auto"`` (default) only when the file server sends no MD5 of the file, ``True``
-        always, ``False`` never.
+        always, ``False`` never. The file must begin with a gzip header whatever it says.
     :param content_type: the stored object's content type.
     """
 

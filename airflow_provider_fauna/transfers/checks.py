@@ -13,6 +13,10 @@ from airflow_provider_fauna.exceptions import FaunaError, FaunaValidationError
 MiB = 1024 * 1024
 #: ``verify_gzip="auto"``: decompress only when the file server sends no MD5 of the file.
 AUTO = "auto"
+#: What every gzip member begins with: the magic ``1f 8b`` and the method 8 (deflate).
+GZIP_HEADER = b"\x1f\x8b\x08"
+#: The smallest gzip file there is (``gzip.compress(b"")``): a 10-byte header, 2 of deflate, 8 of trailer.
+MIN_GZIP_SIZE = 20
 
 
 class FaunaTransferError(FaunaError):
@@ -31,6 +35,39 @@ def check_verify_gzip(value: Any) -> bool | str:
         f"verify_gzip={value!r} must be True (always decompress to check the gzip stream), False "
         f"(never) or {AUTO!r} (only when the file server sends no MD5 of the file; the default)."
     )
+
+
+class GzipStart:
+    """Check that a file begins as gzip does and is not shorter than any gzip file: cheap, always on.
+
+    A zero-byte body, an HTML page or plain NDJSON can carry a valid MD5 ETag; this is what refuses
+    them when that MD5 spares the decompression (``verify_gzip="auto"``) or it is off (``False``).
+    """
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.head = b""
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        """Take the next bytes; raise as soon as the first three are not a gzip header."""
+        self.size += len(chunk)
+        if len(self.head) < len(GZIP_HEADER):
+            self.head += chunk[: len(GZIP_HEADER) - len(self.head)]
+            if len(self.head) == len(GZIP_HEADER) and self.head != GZIP_HEADER:
+                raise self._refusal(f"it begins with {self.head.hex(' ')}, not {GZIP_HEADER.hex(' ')}")
+
+    def finish(self) -> None:
+        """Raise if the file was shorter than the smallest gzip file."""
+        if self.size < MIN_GZIP_SIZE:
+            raise self._refusal("it is empty" if not self.size else f"{self.size} bytes is too short")
+
+    def _refusal(self, why: str) -> FaunaVerificationError:
+        # Only the first bytes, in hex: the body may be an error page quoting the URL.
+        return FaunaVerificationError(
+            f"Request {self.request_id}: the log file is not gzip ({why}), so the file server did "
+            "not serve the export. Nothing was stored."
+        )
 
 
 class GzipCheck:

@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 import requests
 import urllib3
-from airflow.providers.common.compat.sdk import mask_secret
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.log_requests import LogRequestState, parse_time
@@ -25,15 +25,16 @@ from airflow_provider_fauna.transfers.checks import (
     AUTO,
     FaunaTransferError,
     FaunaVerificationError,
+    GzipStart,
     MiB,
     StreamChecks,
     check_verify_gzip,
 )
-from airflow_provider_fauna.transfers.session import PresignedUrlSession
+from airflow_provider_fauna.transfers.session import PresignedUrlSession, mask_url
 from airflow_provider_fauna.utils.redact import redact_url, scrub_urls
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Generator, Iterator
 
     from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
     from airflow_provider_fauna.log_requests import LogRequest
@@ -55,6 +56,9 @@ MAX_TOTAL_RESUMES = 100
 #: Progress goes to the task log at most this often, or at each further tenth of the file.
 PROGRESS_SECONDS = 10.0
 PROGRESS_FRACTION = 0.1
+#: Redirects followed from the presigned URL to the file (``requests`` allows 30).
+MAX_REDIRECTS = 10
+_REDIRECTS = (301, 302, 303, 307, 308)
 #: Server-side encryption whose ETag is not the MD5 of the content (S3's KMS modes).
 KMS_ENCRYPTION = ("aws:kms", "aws:kms:dsse")
 
@@ -220,8 +224,7 @@ class LogFileDownload:
         self.max_resumes = max_resumes
         self.verify_gzip = check_verify_gzip(verify_gzip)
         self.session = PresignedUrlSession()
-        #: Also take the MD5 of each part of this many bytes (set before iterating).
-        self.part_size: int | None = None
+        self._part_size: int | None = None
         self.stats: DownloadStats | None = None
         self.progress = Progress(log, f"Copying the log file of request {request.request_id}")
         self._url = self._adopt(request)
@@ -232,18 +235,48 @@ class LogFileDownload:
         self._checks_chosen = False
         self._goog_md5: str | None = None
         self._checks: StreamChecks | None = None
+        self._start = GzipStart(request.request_id)
         self._resumes = 0
         self._refreshes = 0
         self._failures_in_row = 0
+        self._target = ""
+        self._chunks: Generator[bytes, None, None] | None = None
+        self._answered = False
+
+    @property
+    def part_size(self) -> int | None:
+        """Also take the MD5 of each part of this many bytes; set it before the first byte is read."""
+        return self._part_size
+
+    @part_size.setter
+    def part_size(self, size: int | None) -> None:
+        if self._offset:
+            raise RuntimeError("part_size must be set before the first byte is read")
+        self._part_size = size
+        if self._checks is not None:
+            self._checks.part_size = size
+
+    def open(self) -> int | None:
+        """Make the first request now, with the retries of any other, and return the announced size.
+
+        No byte is consumed: the iteration goes on from this response. The S3 transfer sizes its
+        parts from the answer before its upload starts.
+        """
+        if self._chunks is None:
+            self._chunks = self._iterate()
+            next(self._chunks, None)  # the first item is the b"" that marks the first accepted answer
+        return self._total
+
+    def close(self) -> None:
+        """Abandon the download (its connection and checking thread); safe to call twice."""
+        if self._chunks is not None:
+            self._chunks.close()
 
     def _adopt(self, request: LogRequest) -> str:
-        """Take a request's URL into use, masked (whole, and its query) in every log line from now on."""
+        """Take a request's URL into use, masked (whole, query, path secrets) in every log line from now on."""
         url = request.presigned_url or ""
         self._current = request
-        mask_secret(url)
-        query = url.partition("?")[2]
-        if query:
-            mask_secret(query)
+        mask_url(url)
         return url
 
     @property
@@ -252,11 +285,13 @@ class LogFileDownload:
         return redact_url(self._url)
 
     def _scrub(self, text: str) -> str:
-        """Remove the URL and its query from a library's message."""
-        query = self._url.partition("?")[2]
-        if query:
-            text = text.replace(query, "***")
-        return scrub_urls(text.replace(self._url, self.safe_url) if self._url else text)
+        """Remove the URL (and where it redirected to) and their queries from a library's message."""
+        for url in {self._url, self._target} - {""}:
+            query = url.partition("?")[2]
+            if query:
+                text = text.replace(query, "***")
+            text = text.replace(url, redact_url(url))
+        return scrub_urls(text)
 
     def _refresh_url(self, why: str) -> None:
         """Ask the Account API for a new presigned URL and wait until it is there."""
@@ -270,7 +305,13 @@ class LogFileDownload:
         self._url = self._adopt(usable_url(self.hook, self.request, self.log, renew=True))
 
     def __iter__(self) -> Iterator[bytes]:
-        self._checks = checks = StreamChecks(self.request.request_id, part_size=self.part_size)
+        self.open()
+        assert self._chunks is not None
+        yield from self._chunks
+
+    def _iterate(self) -> Generator[bytes, None, None]:
+        """Yield ``b""`` once the first answer is accepted, then the file's bytes; verify at the end."""
+        self._checks = checks = StreamChecks(self.request.request_id, part_size=self._part_size)
         if self.verify_gzip is True:
             checks.check_gzip()
         try:
@@ -338,23 +379,44 @@ class LogFileDownload:
             )
 
     def _open(self) -> requests.Response:
+        """GET the file from the current offset, following redirects here, each target masked first.
+
+        ``requests`` would follow them itself, but then urllib3 logs (at DEBUG) a target that
+        was never masked: its signature would reach the task log.
+        """
         headers = {"Range": f"bytes={self._offset}-"} if self._offset else {}
-        try:
-            return self.session.get(
-                self._url,
-                headers=headers,
-                stream=True,
-                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-                allow_redirects=True,
-            )
-        except requests.RequestException as err:
-            failure = f"{type(err).__name__}: {self._scrub(str(err))}"
+        url = self._url
+        failure = ""
+        for _ in range(MAX_REDIRECTS + 1):
+            self._target = url
+            try:
+                response = self.session.get(
+                    url,
+                    headers=headers,
+                    stream=True,
+                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    allow_redirects=False,
+                )
+            except requests.RequestException as err:
+                failure = f"{type(err).__name__}: {self._scrub(str(err))}"
+                break
+            location = response.headers.get("Location")
+            if response.status_code not in _REDIRECTS or not location:
+                return response
+            response.close()
+            url = urljoin(url, location)
+            mask_url(url)
+        else:
+            failure = f"more than {MAX_REDIRECTS} redirects"
         raise _Retryable(failure)  # outside the except block: see _read_all
 
     def _read_from_offset(self) -> Iterator[bytes]:
         """One GET from the current offset to the end (or to the next failure)."""
         with self._open() as response:
             skip = self._check_response(response)
+            if not self._answered:
+                self._answered = True
+                yield b""  # see open()
             failure = ""
             try:
                 for chunk in response.raw.stream(self.read_size, decode_content=False):
@@ -376,6 +438,7 @@ class LogFileDownload:
 
     def _take(self, chunk: bytes) -> None:
         assert self._checks is not None
+        self._start.update(chunk)  # before a byte goes to the store
         self._checks.update(chunk)
         self._offset += len(chunk)
         self._failures_in_row = 0
@@ -480,6 +543,7 @@ class LogFileDownload:
         rid = self.request.request_id
         assert self._checks is not None
         self._checks.finish()
+        self._start.finish()
         md5 = self._checks.md5
         if self._total is not None and self._offset != self._total:
             raise FaunaVerificationError(

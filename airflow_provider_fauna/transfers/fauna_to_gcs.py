@@ -33,6 +33,16 @@ CHUNK_MULTIPLE = 256 * 1024
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._\-]{1,220}[a-z0-9]$")
 
 
+def _precondition_failed(err: BaseException) -> bool:
+    """Tell whether GCS refused the write with 412 (``ifGenerationMatch=0``: the object exists by now).
+
+    The resumable upload raises its own ``InvalidResponse`` (with the response), the JSON API a
+    ``PreconditionFailed`` (with a code): both are read here.
+    """
+    status = getattr(getattr(err, "response", None), "status_code", None)
+    return status == 412 or getattr(err, "code", None) == 412
+
+
 class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
     """Stream a Fauna query-log export into GCS, as ``gs://{bucket_name}/{object_name}``; return that URI.
 
@@ -172,7 +182,7 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
                 writer.write(chunk)
                 crc.update(chunk)
             writer.close()  # sends the last chunk: the object appears only now
-        except BaseException:
+        except BaseException as failure:
             try:
                 writer.terminate()
             except Exception as err:
@@ -183,6 +193,11 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
                     scrub_urls(str(err)),  # the resumable session's URI is a credential too
                 )
             self._delete_if_ours(client, destination, metadata)
+            if not self.replace and _precondition_failed(failure):
+                raise AirflowFailException(
+                    f"{destination.uri} was created by someone else while this task copied the log "
+                    "file; it was left as it is. Pass replace=True to overwrite it."
+                ) from None
             raise
         stats = download.stats
         assert stats is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,12 @@ from airflow_provider_fauna.transfers.base import (
     check_int,
     require_provider,
 )
-from airflow_provider_fauna.transfers.download import KMS_ENCRYPTION, FaunaVerificationError, MiB
+from airflow_provider_fauna.transfers.download import (
+    KMS_ENCRYPTION,
+    FaunaTransferError,
+    FaunaVerificationError,
+    MiB,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -32,12 +38,38 @@ if TYPE_CHECKING:
 DEFAULT_PART_SIZE = 8 * MiB
 MIN_PART_SIZE = 5 * MiB
 MAX_PART_SIZE = 5 * 1024 * MiB
+#: Parts in one multipart upload, at most (S3's limit).
+MAX_PARTS = 10_000
 #: Parts uploaded at once; memory holds about one part more than this.
 DEFAULT_UPLOAD_CONCURRENCY = 2
 MAX_UPLOAD_CONCURRENCY = 16
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _ETAG = re.compile(r'^"?([0-9a-fA-F]{32})(?:-(\d+))?"?$')
+
+
+def part_size_for(size: int | None, part_size: int) -> int:
+    """Return the part size for a file of ``size`` bytes: ``part_size``, or more if it needs more than :data:`MAX_PARTS`.
+
+    The smallest whole number of MiB that fits the file in :data:`MAX_PARTS` parts; ``size``
+    ``None`` (not announced) keeps ``part_size``.
+
+    :param size: the file's size, as its server announced it.
+    :param part_size: the part size asked for.
+    """
+    if size is None:
+        return part_size
+    needed = math.ceil(math.ceil(size / MAX_PARTS) / MiB) * MiB
+    if needed > MAX_PART_SIZE:
+        raise FaunaTransferError(
+            f"The log file is {size} bytes: more than S3 takes in {MAX_PARTS} parts of at most "
+            f"{MAX_PART_SIZE // MiB} MiB. Export a shorter interval. Nothing was stored."
+        )
+    return max(part_size, needed)
+
+
+class TaskKilled(FaunaTransferError):
+    """The task was killed (``on_kill``) while its file was being read: the upload is abandoned."""
 
 
 def _error_code(err: BaseException) -> str:
@@ -54,11 +86,18 @@ class DownloadReader:
     def __init__(self, download: LogFileDownload) -> None:
         self._chunks: Iterator[bytes] = iter(download)
         self._rest = b""
+        self._killed = False
+
+    def kill(self) -> None:
+        """Make the next read raise, so that the managed transfer aborts its multipart upload itself."""
+        self._killed = True
 
     def read(self, size: int = -1) -> bytes:
         """Return ``size`` bytes (all that is left when negative); fewer only at the end of the file."""
         pieces, have = [self._rest], len(self._rest)
         while size < 0 or have < size:
+            if self._killed:
+                raise TaskKilled("The task was killed while copying the log file; the upload was abandoned.")
             chunk = next(self._chunks, None)
             if chunk is None:
                 break
@@ -209,14 +248,33 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
         config = hook.transfer_config
         # boto3 takes no such argument; without it ten parts would wait in memory.
         config.max_in_memory_upload_chunks = config.max_concurrency
+        # s3transfer sees a stream of unknown size: the parts must fit S3's 10,000 before it starts.
+        try:
+            size = download.open()
+            part_size = part_size_for(size, config.multipart_chunksize)
+        except BaseException:
+            download.close()
+            raise
+        if part_size != config.multipart_chunksize:
+            self.log.info(
+                "The log file is %d bytes: uploading it in parts of %d MiB (not %d MiB), to stay "
+                "within S3's %d parts.",
+                size,
+                part_size // MiB,
+                config.multipart_chunksize // MiB,
+                MAX_PARTS,
+            )
+            config.multipart_chunksize = part_size
         download.part_size = config.multipart_chunksize
         if not self.replace:  # refuse an object written by someone else meanwhile
             for operation in ("PutObject", "CompleteMultipartUpload"):
                 client.meta.events.register(f"before-parameter-build.s3.{operation}", _if_none_match)
         self._abort_orphaned_uploads(client, destination)
+        reader = DownloadReader(download)
+        self._abort = reader.kill
         try:
             hook.load_file_obj(
-                DownloadReader(download),
+                reader,
                 destination.key,
                 destination.bucket,
                 replace=True,  # checked before the download, and by If-None-Match
@@ -224,6 +282,7 @@ class FaunaLogsToS3Operator(BaseFaunaLogsTransferOperator):
                 acl_policy=self.acl_policy,
             )
         except BaseException as err:
+            download.close()  # a download s3transfer left half read keeps no connection open
             if _error_code(err) in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise AirflowFailException(
                     f"{destination.uri} was created by someone else while this task copied the log "

@@ -2,9 +2,48 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import requests
+from airflow.providers.common.compat.sdk import mask_secret
 
 from airflow_provider_fauna.hooks.fauna import USER_AGENT
+
+#: A path segment this long, of token characters with letters and digits, is taken for a signature.
+#: Shorter ones (and request ids, all digits) are not masked: the masker would hide them everywhere.
+MIN_SECRET_SEGMENT = 20
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-+=.~%]+$")
+
+
+def looks_secret(segment: str) -> bool:
+    """Tell whether a path segment looks like a signature or token (long, letters and digits)."""
+    return (
+        len(segment) >= MIN_SECRET_SEGMENT
+        and _TOKEN.match(segment) is not None
+        and any(c.isdigit() for c in segment)
+        and any(c.isalpha() for c in segment)
+    )
+
+
+def mask_url(url: str) -> None:
+    """Mask a presigned URL in every log line from now on: whole, its query, and its path's secrets.
+
+    Libraries log a URL in pieces (urllib3: host, then ``"GET /path?query"``), so the query and the
+    secret-looking path segments (stores that sign the path) are masked on their own too.
+    """
+    if not url:
+        return
+    mask_secret(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    if parts.query:
+        mask_secret(parts.query)
+    for segment in parts.path.split("/"):
+        if looks_secret(segment):
+            mask_secret(segment)
 
 
 def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:

@@ -8,6 +8,9 @@ allow, so a test file of a few MiB takes the multipart / resumable paths for rea
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -42,13 +45,15 @@ def _dag(dag_id: str, **kwargs: Any) -> DAG:
 def to_s3(**kwargs: Any) -> FaunaLogsToS3Operator:
     """The S3 transfer as the tests run it: one-task form, deferrable, no retries, unless told otherwise."""
     defaults = {"task_id": "to_s3", "s3_bucket": "{{ params.s3_bucket }}", "part_size": MIN_PART_SIZE}
-    return FaunaLogsToS3Operator(**{**defaults, **STANDALONE, **kwargs})
+    operator_class = kwargs.pop("operator_class", FaunaLogsToS3Operator)
+    return operator_class(**{**defaults, **STANDALONE, **kwargs})
 
 
 def to_gcs(**kwargs: Any) -> FaunaLogsToGCSOperator:
     """The GCS transfer, as :func:`to_s3`."""
     defaults = {"task_id": "to_gcs", "bucket_name": "{{ params.gcs_bucket }}", "chunk_size": GCS_CHUNK}
-    return FaunaLogsToGCSOperator(**{**defaults, **STANDALONE, **kwargs})
+    operator_class = kwargs.pop("operator_class", FaunaLogsToGCSOperator)
+    return operator_class(**{**defaults, **STANDALONE, **kwargs})
 
 
 def _request_and_wait() -> Any:
@@ -111,6 +116,11 @@ for policy in ("skip", "succeed", "fail"):
     with _dag(f"transfer_s3_no_logs_{policy}"):
         to_s3(on_no_logs=policy)
 
+# No logs, and on_no_logs left at its default (which must skip): both stores.
+with _dag("transfer_no_logs_default"):
+    to_s3()
+    to_gcs()
+
 # The after-request form without a sensor between: the transfer itself waits on a request it did
 # not submit, so a failed export must fail it without spending its retry.
 with _dag("transfer_s3_after_request"):
@@ -119,3 +129,53 @@ with _dag("transfer_s3_after_request"):
 
 with _dag("transfer_gcs_retried"):
     to_gcs(retries=1, retry_delay=timedelta(0))
+
+
+# --- killed mid-copy: SIGTERM to the task's process, as Airflow sends on a kill or a timeout ------
+#: Bytes read before the kill: past the first 5 MiB part, before the end of the ~12 MiB file.
+KILL_AFTER_BYTES = 6 * 1024 * 1024
+
+
+class KilledMidCopy:
+    """Send SIGTERM to this process once ``KILL_AFTER_BYTES`` of the file were read.
+
+    Airflow's handler then calls ``on_kill`` (and, on 2.11, raises in the main thread). The copy
+    itself runs unchanged: the signal comes from the download's byte count only.
+    """
+
+    _killed: threading.Event | None = None
+
+    def on_kill(self) -> None:
+        super().on_kill()  # type: ignore[misc]
+        if self._killed is not None:
+            self._killed.set()
+
+    def copy(self, download: Any, destination: Any, metadata: dict[str, str]) -> None:
+        take, sent = download._take, []
+        self._killed = killed = threading.Event()
+
+        def take_then_kill(chunk: bytes) -> None:
+            take(chunk)
+            if not sent and download.progress.done >= KILL_AFTER_BYTES:
+                sent.append(True)
+                os.kill(os.getpid(), signal.SIGTERM)
+                # The handler runs on the main thread (S3 reads on another): read on only after it.
+                killed.wait(30)
+
+        download._take = take_then_kill
+        super().copy(download, destination, metadata)  # type: ignore[misc]
+
+
+class KilledS3Transfer(KilledMidCopy, FaunaLogsToS3Operator):
+    pass
+
+
+class KilledGCSTransfer(KilledMidCopy, FaunaLogsToGCSOperator):
+    pass
+
+
+with _dag("transfer_s3_killed"):
+    to_s3(operator_class=KilledS3Transfer)
+
+with _dag("transfer_gcs_killed"):
+    to_gcs(operator_class=KilledGCSTransfer)

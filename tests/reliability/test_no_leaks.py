@@ -15,6 +15,8 @@ Every reliability test already has its evidence searched when it ends (see ``con
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -23,8 +25,8 @@ import pytest
 import requests
 from fauna_emulator import FaultConfig
 from fauna_emulator.calls import fingerprint
-from harness import FAUNA_CONN_ID, FAUNA_TEST_KEY, conn_env_var, fauna_connection_json
-from leak_evidence import log_folder_text, metadata_db_dump
+from harness import FAUNA_CONN_ID, FAUNA_TEST_KEY, conn_env_var, fauna_connection_json, run_dag
+from leak_evidence import log_folder_text, metadata_db_dump, run_rows
 from reliability_support import DATABASE, Bucket, day_key, nov, statuses
 
 if TYPE_CHECKING:
@@ -99,19 +101,36 @@ class Quiet(BaseHTTPRequestHandler):
         pass
 
 
+#: The emulator's presigned URL, as the API relay rewrites it into a path-signed one.
+_EMULATOR_FILE_URL = re.compile(
+    r"(?P<origin>http://[^/\"]+)(?P<path>/_files/[^?\"]+)\?X-Fauna-Expires=(?P<expires>\d+)&X-Fauna-Signature=(?P<sig>[0-9a-f]+)"
+)
+_PATH_SIGNED = re.compile(r"^/_signed/(?P<sig>[0-9a-f]+)/(?P<expires>\d+)(?P<path>/_files/.+)$")
+
+
 @contextlib.contextmanager
-def api_and_file_hosts(emulator_url: str) -> Iterator[tuple[str, Seen, Seen]]:
+def api_and_file_hosts(emulator_url: str, *, path_signed: bool = False) -> Iterator[tuple[str, Seen, Seen]]:
     """An API host that relays to the emulator but hands out presigned URLs on a *file host*,
     which answers every download with a 307 to the emulator's own URL (as S3 redirects a
-    request to another region's endpoint). Yields the API host's URL and what each host saw."""
+    request to another region's endpoint). Yields the API host's URL and what each host saw.
+
+    ``path_signed``: the URLs handed out carry the emulator's signature in their *path*
+    (``/_signed/{signature}/{expires}/_files/...``, as some stores sign), and the file host
+    redirects to the emulator's query-signed URL, which the provider never saw in an answer."""
     api_seen, file_seen = Seen(), Seen()
     file_origin: list[str] = []
 
     class FileHost(Quiet):
         def do_GET(self) -> None:
             file_seen.add(self)
+            target = emulator_url + self.path
+            if match := _PATH_SIGNED.match(self.path):
+                target = (
+                    f"{emulator_url}{match['path']}?X-Fauna-Expires={match['expires']}"
+                    f"&X-Fauna-Signature={match['sig']}"
+                )
             self.send_response(307)
-            self.send_header("Location", emulator_url + self.path)
+            self.send_header("Location", target)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -133,7 +152,12 @@ def api_and_file_hosts(emulator_url: str) -> Iterator[tuple[str, Seen, Seen]]:
                 timeout=30,
                 allow_redirects=False,
             )
-            text = answer.text.replace(emulator_url + "/_files/", file_origin[0] + "/_files/")
+            text = answer.text
+            if path_signed:
+                text = _EMULATOR_FILE_URL.sub(
+                    lambda m: f"{file_origin[0]}/_signed/{m['sig']}/{m['expires']}{m['path']}", text
+                )
+            text = text.replace(emulator_url + "/_files/", file_origin[0] + "/_files/")
             self.send_response(answer.status_code)
             for name in ("Content-Type", "Retry-After", "WWW-Authenticate"):
                 if name in answer.headers:
@@ -176,6 +200,51 @@ def test_no_host_but_the_api_ever_sees_a_credential_even_through_a_redirected_do
     assert {auth for _, _, auth in file_seen.requests} == {None}, "the file host saw an Authorization header"
     assert statuses(fauna.download_calls()) == [200]
     assert not any(c.had_authorization for c in fauna.download_calls()), "the redirect target saw one"
+
+
+# --------------------------------------------------------------------------------- at DEBUG
+#: The loggers a user turns to DEBUG to see what a transfer does on the wire.
+DEBUG_LOGGERS = ("airflow", "airflow.task", "urllib3", "botocore", "boto3", "s3transfer", "requests")
+
+
+@contextlib.contextmanager
+def at_debug(names: tuple[str, ...] = DEBUG_LOGGERS) -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def test_at_debug_a_path_signed_url_and_its_redirect_target_reach_no_task_log(
+    fauna: Any, bucket: str, monkeypatch: pytest.MonkeyPatch, evidence: Evidence
+) -> None:
+    """Airflow's, urllib3's and botocore's loggers at DEBUG; the presigned URL is signed in its
+    path and redirects to a query-signed one. urllib3 logs both requests ("GET /path?query"): the
+    task log, as Airflow's masker writes it, must hold neither signature, nor the key."""
+    store = Bucket(bucket)
+    with api_and_file_hosts(fauna.url, path_signed=True) as (api_url, _, file_seen), at_debug():
+        monkeypatch.setenv(conn_env_var(FAUNA_CONN_ID), fauna_connection_json(api_url, FAUNA_TEST_KEY))
+        run = run_dag("reliability_pipeline", nov(17)).assert_success()
+
+    (request,) = fauna.log_requests
+    assert store.read(day_key(run.logical_date)) == fauna.file_bytes(request["request_id"])
+    assert file_seen.requests and all(path.startswith("/_signed/") for _, path, _ in file_seen.requests)
+    signature = request["presigned_url"].partition("X-Fauna-Signature=")[2]
+    raw = run.task("to_s3").log
+    # The DEBUG lines are there, raw, with both signatures: the masker is what must hide them.
+    assert f"/_signed/{signature}/" in raw and f"X-Fauna-Signature={signature}" in raw
+    assert "botocore" in raw
+    for task in run.tasks.values():
+        evidence.add_text(f"task log of {run.dag_id}.{task.task_id}, as Airflow masks it", task.masked_log)
+    evidence.add_text("the run's metadata rows", run_rows(run))
+    evidence.add_url(request["presigned_url"], "kept by the emulator")
+    assert signature in evidence.secrets
+    assert_no_leak(evidence)
 
 
 # --------------------------------------------------------------------------------- the sweep

@@ -25,7 +25,7 @@ from harness import (
 from transfer_stores import GCSStore, S3Store, Store
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 #: About 12 MiB of gzip: three S3 parts of 5 MiB, a dozen GCS chunks of 1 MiB.
 RECORDS_PER_FILE = 125_000
@@ -116,3 +116,24 @@ def task_context() -> dict[str, Any]:
         "data_interval_start": dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc),
         "data_interval_end": dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc),
     }
+
+
+@pytest.fixture
+def s3_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Callable[..., Any]]]:
+    """botocore event handlers, ``(event, handler)``, put on every S3 client the copy makes.
+
+    The fault is on the wire: the operator and boto3's managed transfer run as in production.
+    """
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    handlers: list[tuple[str, Callable[..., Any]]] = []
+    real_get_conn = S3Hook.get_conn
+
+    def get_conn(hook: Any) -> Any:
+        client = real_get_conn(hook)
+        for number, (event, handler) in enumerate(handlers):
+            client.meta.events.register(event, handler, unique_id=f"fauna-test-{number}")
+        return client
+
+    monkeypatch.setattr(S3Hook, "get_conn", get_conn)
+    return handlers

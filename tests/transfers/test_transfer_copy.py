@@ -259,27 +259,6 @@ def test_the_gzip_stream_is_decompressed_only_when_no_md5_proves_the_bytes(
 
 
 # --------------------------------------------------------------------------------- the upload
-@pytest.fixture
-def s3_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Callable[..., Any]]]:
-    """botocore event handlers, ``(event, handler)``, put on every S3 client the copy makes.
-
-    The fault is on the wire: the operator and boto3's managed transfer run as in production.
-    """
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    handlers: list[tuple[str, Callable[..., Any]]] = []
-    real_get_conn = S3Hook.get_conn
-
-    def get_conn(hook: Any) -> Any:
-        client = real_get_conn(hook)
-        for number, (event, handler) in enumerate(handlers):
-            client.meta.events.register(event, handler, unique_id=f"fauna-test-{number}")
-        return client
-
-    monkeypatch.setattr(S3Hook, "get_conn", get_conn)
-    return handlers
-
-
 def break_the_upload_midway(store: Store, monkeypatch: pytest.MonkeyPatch, s3_calls: list[Any]) -> list[Any]:
     """The second part (S3) or the third chunk (GCS) fails, as if the network to the store broke."""
     broken: list[Any] = []

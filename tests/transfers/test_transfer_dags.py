@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fauna_emulator import FaultConfig
-from harness import DagRunResult, keys, run_backfill, run_dag
+from harness import DagRunResult, airflow_version, keys, run_backfill, run_dag
 from transfer_stores import GCSStore, S3Store, Store
 
 pytestmark = pytest.mark.dagrun
@@ -213,6 +213,49 @@ def test_no_logs_follows_on_no_logs_and_writes_nothing(
         assert "nothing was written to s3://" in task.log
     assert store.keys() == []
     assert fauna.download_calls() == []
+
+
+def test_no_logs_with_the_default_on_no_logs_skips_both_transfers_and_writes_nothing(
+    airflow_db: None, fauna: Any, s3_bucket: str, gcs_bucket: str
+) -> None:
+    """Every other test passes ``on_no_logs``: this one holds its default, ``"skip"``."""
+    s3, gcs = S3Store(s3_bucket), GCSStore(gcs_bucket)
+    fauna.set_outcome("us-std/ECommerce", "DoesNotExist")
+
+    result = run_dag("transfer_no_logs_default", NOV_2)
+
+    for task_id in ("to_s3", "to_gcs"):
+        task = result.task(task_id)
+        assert task.state == "skipped", task.log
+        assert task.return_value is None
+    assert s3.keys() == [] and gcs.keys() == []
+    assert fauna.download_calls() == []
+
+
+# --------------------------------------------------------------------------------- killed
+def test_a_task_killed_mid_copy_leaves_no_object_and_no_open_upload(
+    airflow_db: None, fauna: Any, store: Store
+) -> None:
+    """SIGTERM to the task's process while the file streams: ``on_kill`` abandons the upload.
+
+    Airflow 3 calls ``on_kill`` and lets the task run on (until the supervisor's SIGKILL), so
+    without it the copy would finish; S3's multipart upload is aborted by s3transfer itself when
+    the reader raises, GCS's session is cancelled. Airflow 2.11 also raises in the main thread,
+    which ``dag.test()`` lets escape the run.
+    """
+    dag_id = f"transfer_{store.kind}_killed"
+    if airflow_version() >= (3, 0):
+        task = run_dag(dag_id, NOV_2).task(f"to_{store.kind}")
+        assert task.state == "failed"
+        assert "killed" in task.log
+    else:
+        from airflow.exceptions import AirflowTaskTerminated
+
+        with pytest.raises(AirflowTaskTerminated):
+            run_dag(dag_id, NOV_2)
+    assert len(fauna.download_calls()) == 1, "the copy had begun"
+    assert store.keys() == []
+    assert store.open_uploads() == []  # s3rver cannot list them: there, no object is what is seen
 
 
 # --------------------------------------------------------------------------------- failed export

@@ -86,12 +86,17 @@ def wait_for(url: str, timeout: float = 60.0) -> None:
 
 @pytest.fixture(scope="module")
 def served_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A URL serving 192 MiB of random bytes with their MD5 as the ETag."""
+    """A URL serving 192 MiB of random bytes behind a gzip header, with their MD5 as the ETag.
+
+    The header is all the transfer checks of a file whose MD5 proves it (``verify_gzip="auto"``).
+    """
     path: Path = tmp_path_factory.mktemp("memory") / "big.bin"
     md5 = hashlib.md5()
     with path.open("wb") as out:
-        for _ in range(SIZE_MIB):
+        for number in range(SIZE_MIB):
             block = os.urandom(MiB)
+            if number == 0:
+                block = b"\x1f\x8b\x08" + block[3:]
             md5.update(block)
             out.write(block)
     etag = f'"{md5.hexdigest()}"'
