@@ -150,13 +150,13 @@ def api_base_url(conn_id: str, host: str | None, port: int | None, scheme: str |
             pass
         else:
             text = f"{head}://[{netloc}]{rest[len(netloc) :]}"
-    parts = urlsplit(text)
-    if "@" in parts.netloc:
+    # Anywhere, not only in what urlsplit calls the netloc: in "user:pa?ss@host" that ends at "?".
+    if "@" in rest:
         raise FaunaValidationError(
-            f"{where} with a user name or password before '@' ({parts.scheme}://…@{parts.netloc.rpartition('@')[2]}): "
-            "the Account API takes the account key from the password field only. Remove it from the host "
-            f"and give {parts.scheme}://{parts.netloc.rpartition('@')[2]}."
+            f"{where} with a user name or password before '@' (not repeated here): the Account API "
+            "takes the account key from the password field only. Remove 'user:password@' from the host."
         )
+    parts = urlsplit(text)
     if "?" in text or "#" in text:
         cut = text.split("?", 1)[0].split("#", 1)[0]
         raise FaunaValidationError(

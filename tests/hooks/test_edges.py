@@ -297,13 +297,23 @@ def hook_for(monkeypatch: pytest.MonkeyPatch, conn: dict[str, Any] | str) -> Fau
     [
         ({"host": "https://user:s3cret@account.fauna.com"}, "user name or password", "s3cret"),
         ({"host": "https://fnacapi_in_user@account.fauna.com"}, "user name or password", "fnacapi_in_user"),
+        ({"host": "https://user:xy?s3cret@account.fauna.com"}, "user name or password", "xy"),
         ({"host": "https://account.fauna.com/?token=s3cret"}, "query string or fragment", "s3cret"),
         ({"host": "https://account.fauna.com#s3cret"}, "query string or fragment", "s3cret"),
         ({"host": "account.fauna.com:99999"}, "port '99999'", None),
         ({"host": "account.fauna.com", "port": 70000}, "port 70000", None),
         ({"host": "account.fauna.com:http"}, "port 'http'", None),
     ],
-    ids=["userinfo", "user-only", "query", "fragment", "port-in-host", "port-field", "port-text"],
+    ids=[
+        "userinfo",
+        "user-only",
+        "password-with-query-char",
+        "query",
+        "fragment",
+        "port-in-host",
+        "port-field",
+        "port-text",
+    ],
 )
 def test_a_host_with_userinfo_a_query_or_a_bad_port_is_refused_by_name(
     monkeypatch, conn, named, hidden
