@@ -137,7 +137,7 @@ class RetryPolicy:
 
         :param retry_after: the wait the API asked for, if any: a floor, with jitter on top (up
             to half as long again, within ``backoff_max``) so that workers told the same wait do
-            not come back in step. Above ``backoff_max`` the cap wins, jittered as the backoff.
+            not come back in step. At or above ``backoff_max`` the wait is the cap itself.
         """
         raw = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
         backoff = _JITTER.uniform(raw / 2, raw) if self.jitter else raw
@@ -146,8 +146,8 @@ class RetryPolicy:
         floor = max(retry_after, backoff)
         if not self.jitter:
             return min(floor, self.backoff_max)
-        if floor >= self.backoff_max:  # the API asks for more than the cap: the cap's own jitter
-            return _JITTER.uniform(self.backoff_max / 2, self.backoff_max)
+        if floor >= self.backoff_max:  # the cap the user set wins, and nothing above it is left to draw
+            return self.backoff_max
         # Up to half the floor on top, within the cap, so that no two workers wait exactly the cap.
         return floor + _JITTER.uniform(0, min(floor / 2, self.backoff_max - floor))
 

@@ -257,10 +257,9 @@ async def test_a_small_gzip_answer_is_read(canned, monkeypatch, mode) -> None:
 def test_a_wait_after_retry_after_is_never_below_it_and_never_the_same_twice(retry_after, attempt) -> None:
     policy, other = RetryPolicy(), RetryPolicy()
     waits = [p.delay(attempt, retry_after) for p in (policy, other) for _ in range(4)]
-    assert all(w <= policy.backoff_max for w in waits), waits
+    assert all(min(retry_after, policy.backoff_max) <= w <= policy.backoff_max for w in waits), waits
     if retry_after < policy.backoff_max:
-        assert all(w >= retry_after for w in waits), waits
-    assert len(set(waits)) > 1, f"no jitter: {waits}"
+        assert len(set(waits)) > 1, f"no jitter: {waits}"
 
 
 @pytest.mark.parametrize("header", ["0", "Wed, 21 Oct 2015 07:28:00 GMT", "nan"])

@@ -57,7 +57,7 @@ def test_retry_after_is_a_floor_with_jitter_and_is_capped():
     assert steady.delay(1, retry_after=3600.0) == 10.0
     policy = RetryPolicy(backoff_max=10.0)
     assert all(3.0 <= policy.delay(1, retry_after=3.0) <= 4.5 for _ in range(50))
-    assert all(5.0 <= policy.delay(1, retry_after=3600.0) <= 10.0 for _ in range(50))
+    assert policy.delay(1, retry_after=3600.0) == 10.0
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
