@@ -24,6 +24,8 @@ REGION_GROUPS: frozenset[str] = frozenset({"us-std", "eu-std", "classic"})
 MAX_INTERVAL = timedelta(days=90)
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
 #: A request or OAuth app id: one path segment with a letter or digit (never ``.`` or ``..``).
+#: A version the API gives as text: ASCII digits, few enough for a 64-bit number.
+_VERSION_TEXT = re.compile(r"^[0-9]{1,18}$")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-.]*[A-Za-z0-9][A-Za-z0-9_\-.]*$")
 
 
@@ -290,16 +292,36 @@ def log_request_problem(payload: Any) -> str | None:
     if not isinstance(payload.get("state"), str) or not payload["state"]:
         what = json_kind(payload["state"]) if "state" in payload else "missing"
         return f"its state is {what}, not a state name"
-    wrong = [name for name in _TEXT_FIELDS if not isinstance(payload.get(name), str | None)]
+    wrong = [
+        f"{name} ({json_kind(payload[name])})"
+        for name in _TEXT_FIELDS
+        if not isinstance(payload.get(name), str | None)
+    ]
     version = payload.get("version")
-    if isinstance(version, bool) or not isinstance(version, int | str | None):
-        wrong.append("version")
+    if version is not None and read_version(version) is None:
+        what = "a string that is not a whole number" if isinstance(version, str) else json_kind(version)
+        wrong.append(f"version ({what})")
+    expires = payload.get("presigned_url_expiration_time")
+    if isinstance(expires, str) and expires:
+        try:
+            parse_time(expires, "presigned_url_expiration_time")
+        except FaunaValidationError:
+            wrong.append("presigned_url_expiration_time (a string that is not an ISO 8601 time)")
     if wrong:
-        return (
-            "its field(s) "
-            + ", ".join(f"{n} ({json_kind(payload[n])})" for n in wrong)
-            + " have the wrong type"
-        )
+        return "its field(s) " + ", ".join(wrong) + " have the wrong type"
+    return None
+
+
+def read_version(value: Any) -> int | None:
+    """Return a request's ``version`` as an integer of at least 0, from a JSON number or its ASCII digits.
+
+    ``None`` when it is anything else: ``"²"`` passes ``str.isdigit()`` but not ``int()``, and
+    5,000 digits pass neither Python's limit nor any sense.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value < 2**63 else None
+    if isinstance(value, str) and _VERSION_TEXT.match(value):
+        return int(value)
     return None
 
 
@@ -335,12 +357,11 @@ class LogRequest:
         :param payload: the answer's JSON, or :meth:`to_xcom`'s summary.
         """
         values: dict[str, Any] = {f.name: payload.get(f.name) for f in fields(cls) if f.name != "raw"}
-        version = values["version"]
         values.update(
             request_id=str(payload.get("request_id", "")),
             state=str(payload.get("state", "")),
             region_group=payload.get("region_group") or payload.get("regionGroup"),
-            version=int(version) if isinstance(version, int | str) and str(version).isdigit() else None,
+            version=read_version(values["version"]),
         )
         return cls(**values, raw=dict(payload))
 

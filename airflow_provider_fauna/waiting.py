@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 TRANSIENT_ERRORS = (FaunaRateLimitedError, FaunaServerError, FaunaConnectionError)
 #: Leave the trigger this much time before Airflow's own hard timeout, for its last check.
 DEADLINE_MARGIN = 5.0
+#: The time a status call of a wait may still take at (or just before) the deadline: the last check.
+LAST_CHECK_SECONDS = 3.0
 
 
 class TaskLogger(Protocol):
@@ -51,6 +53,15 @@ def seconds_until(when: float | None, deadline: float | None) -> float:
     if deadline is not None:
         due = min(due, deadline)
     return max(0.0, due - now)
+
+
+def call_deadline(deadline: float | None) -> float | None:
+    """Return by when (epoch seconds) a wait's status call must be over, retries included.
+
+    The wait's deadline, but never less than :data:`LAST_CHECK_SECONDS` from now, so that the
+    last check gets an answer; less than :data:`DEADLINE_MARGIN`, so it ends before Airflow's limit.
+    """
+    return None if deadline is None else max(deadline, time.time() + LAST_CHECK_SECONDS)
 
 
 def wait_deadline(context: Any, timeout: float | None, execution_timeout: timedelta | None) -> float | None:
@@ -83,13 +94,16 @@ def check_known_state(request: LogRequest) -> LogRequest:
     return request
 
 
-def fetch_status(hook: FaunaAccountHook, request_id: str, log: TaskLogger) -> LogRequest | None:
+def fetch_status(
+    hook: FaunaAccountHook, request_id: str, log: TaskLogger, *, deadline: float | None = None
+) -> LogRequest | None:
     """Call the API for the request's status; ``None`` when it is having a bad moment (429, 5xx, no answer).
 
+    :param deadline: the wait's deadline (epoch seconds), which bounds the call (:func:`call_deadline`).
     :raises ~airflow_provider_fauna.exceptions.FaunaUnknownStateError: the request is in a state the provider does not know.
     """
     try:
-        request = hook.get_log_request(request_id)
+        request = hook.get_log_request(request_id, deadline=call_deadline(deadline))
     except TRANSIENT_ERRORS as err:
         log.warning("Status of Fauna log request %s not known yet: %s", request_id, err)
         return None
@@ -113,7 +127,7 @@ def poll_until_terminal(
     """
     time.sleep(seconds_until(first_poll_at, deadline))
     while True:
-        if (request := fetch_status(hook, request_id, log)) is not None:
+        if (request := fetch_status(hook, request_id, log, deadline=deadline)) is not None:
             if request.is_terminal:
                 return request
             log.info("Fauna log request %s is %s.", request_id, request.state)

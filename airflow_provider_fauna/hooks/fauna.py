@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import string
 import uuid
@@ -113,6 +114,75 @@ def validate_link_template(conn_id: str, template: object) -> str:
     )
 
 
+def check_key(conn_id: str, key: str) -> str:
+    """Refuse an account key with a character that is not printable ASCII, naming its position, never the key.
+
+    A key pasted with an invisible (``\\u200b``) or typographic (``\\u2019``) character cannot go in
+    an HTTP header at all.
+    """
+    for position, char in enumerate(key, start=1):
+        if not "!" <= char <= "~":
+            raise FaunaValidationError(
+                f"Connection {conn_id!r} has a character U+{ord(char):04X} at position {position} of its "
+                "account key (the password field), which is not printable ASCII: an account key is "
+                "letters, digits and punctuation. Copy the key again from the Fauna dashboard, without "
+                "invisible or typographic characters."
+            )
+    return key
+
+
+def api_base_url(conn_id: str, host: str | None, port: int | None, scheme: str | None) -> str:
+    """Return the Account API's URL a connection's host (and port) give, or refuse it naming the fix.
+
+    A bare IPv6 literal, as Airflow leaves the host of ``fauna://:key@[::1]:8765``, is bracketed
+    again; user info, a query or a fragment is refused (never echoed: it may hold a password).
+    """
+    text = (host or "").strip() or DEFAULT_HOST
+    where = f"Connection {conn_id!r} has host"
+    if "://" not in text:
+        text = f"{scheme or 'https'}://{text}"
+    head, _, rest = text.partition("://")
+    netloc = rest.split("/", 1)[0]
+    if netloc.count(":") > 1 and not netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(netloc)
+        except ValueError:
+            pass
+        else:
+            text = f"{head}://[{netloc}]{rest[len(netloc) :]}"
+    # Anywhere, not only in what urlsplit calls the netloc: in "user:pa?ss@host" that ends at "?".
+    if "@" in rest:
+        raise FaunaValidationError(
+            f"{where} with a user name or password before '@' (not repeated here): the Account API "
+            "takes the account key from the password field only. Remove 'user:password@' from the host."
+        )
+    parts = urlsplit(text)
+    if "?" in text or "#" in text:
+        cut = text.split("?", 1)[0].split("#", 1)[0]
+        raise FaunaValidationError(
+            f"{where} {cut}… with a query string or fragment ('?…' or '#…'), which the Account API URL "
+            f"does not take: give {cut.rstrip('/')} and put settings in the connection's extras."
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FaunaValidationError(
+            f"{where} {text!r}, which is not an http(s) URL: "
+            f"use {DEFAULT_HOST} (or the emulator's http://127.0.0.1:PORT)."
+        )
+    try:
+        given_port = parts.port
+    except ValueError:
+        given_port = -1
+    chosen = given_port if given_port is not None else port
+    if chosen is not None and not (isinstance(chosen, int) and 1 <= chosen <= 65535):
+        shown = parts.netloc.rpartition(":")[2] if given_port is not None else port
+        raise FaunaValidationError(
+            f"Connection {conn_id!r} has port {shown!r}, which is not a TCP port: give one from 1 to 65535, "
+            "or none for the scheme's default."
+        )
+    suffix = f":{port}" if port and given_port is None else ""
+    return f"{parts.scheme}://{parts.netloc}{suffix}{parts.path.rstrip('/')}"
+
+
 class FaunaAccountHook(BaseHook):
     """Talk to the Fauna Account API: log exports and OAuth apps.
 
@@ -175,6 +245,7 @@ class FaunaAccountHook(BaseHook):
                 f"Connection {self.fauna_conn_id!r} has no account key: put the account key secret "
                 "(it starts with 'fnacapi') in the connection's password field."
             )
+        check_key(self.fauna_conn_id, key)
         try:
             raw = extra.get("timeout")
             timeout = self.timeout or (
@@ -186,17 +257,7 @@ class FaunaAccountHook(BaseHook):
                 f"Connection {self.fauna_conn_id!r} has an invalid extra: {err}. "
                 'Extras take numbers, for example {"timeout": 30, "max_retries": 4}.'
             ) from None
-        host = (conn.host or "").strip() or DEFAULT_HOST
-        if "://" not in host:
-            host = f"{extra.get('scheme') or 'https'}://{host}"
-        parts = urlsplit(host)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FaunaValidationError(
-                f"Connection {self.fauna_conn_id!r} has host {host!r}, which is not an http(s) URL: "
-                f"use {DEFAULT_HOST} (or the emulator's http://127.0.0.1:PORT)."
-            )
-        port = f":{conn.port}" if conn.port and parts.port is None else ""
-        base_url = f"{parts.scheme}://{parts.netloc}{port}{parts.path.rstrip('/')}"
+        base_url = api_base_url(self.fauna_conn_id, conn.host, conn.port, extra.get("scheme"))
         link = validate_link_template(self.fauna_conn_id, extra.get("link_template"))
         return Settings(base_url, key, timeout, policy, environment_proxy(base_url), link, self.fauna_conn_id)
 
@@ -233,11 +294,11 @@ class FaunaAccountHook(BaseHook):
         self.__dict__["_settings"] = before
         return False
 
-    def _send(self, call: ApiCall) -> Any:
+    def _send(self, call: ApiCall, deadline: float | None = None) -> Any:
         # A long wait or copy can outlive its key: a key rotated meanwhile gets one more try.
         before = self._settings
         try:
-            return send(self._session, before, call, self.log)
+            return send(self._session, before, call, self.log, deadline=deadline)
         except FaunaAuthError:
             del self.__dict__["_settings"]
             try:
@@ -246,12 +307,12 @@ class FaunaAccountHook(BaseHook):
                 after = err
             if not self._rotated(before, after):
                 raise
-        return send(self._session, self._settings, call, self.log)
+        return send(self._session, self._settings, call, self.log, deadline=deadline)
 
-    async def _asend(self, call: ApiCall) -> Any:
+    async def _asend(self, call: ApiCall, deadline: float | None = None) -> Any:
         before = await self._asettings()
         try:
-            return await asend(before, call, self.log)
+            return await asend(before, call, self.log, deadline=deadline)
         except FaunaAuthError:
             del self.__dict__["_settings"]
             try:
@@ -260,7 +321,7 @@ class FaunaAccountHook(BaseHook):
                 after = err
             if not self._rotated(before, after):
                 raise
-        return await asend(await self._asettings(), call, self.log)
+        return await asend(await self._asettings(), call, self.log, deadline=deadline)
 
     @property
     def base_url(self) -> str:
@@ -374,21 +435,24 @@ class FaunaAccountHook(BaseHook):
         self.log.info("Fauna log request %s for %s is %s.", request.request_id, spec.scope, request.state)
         return request
 
-    def get_log_request(self, request_id: str) -> LogRequest:
+    def get_log_request(self, request_id: str, *, deadline: float | None = None) -> LogRequest:
         """Return the current state of a log request (with the presigned URL once ``Complete``).
 
         :param request_id: the id the submission returned.
+        :param deadline: epoch seconds by which the call must be over: no retry sleeps past it
+            and each attempt's timeout is cut to the time left (a wait's budget).
         """
         call = _logs_call("GET", _log_request_path(request_id))
-        return self._read_request(call, self._send(call))
+        return self._read_request(call, self._send(call, deadline))
 
-    async def aget_log_request(self, request_id: str) -> LogRequest:
+    async def aget_log_request(self, request_id: str, *, deadline: float | None = None) -> LogRequest:
         """Return the current state of a log request, without blocking the event loop (for triggers).
 
         :param request_id: the id the submission returned.
+        :param deadline: epoch seconds by which the call must be over, as for :meth:`get_log_request`.
         """
         call = _logs_call("GET", _log_request_path(request_id))
-        return self._read_request(call, await self._asend(call))
+        return self._read_request(call, await self._asend(call, deadline))
 
     def create_log_file_url(self, request_id: str, version: int | None = None) -> LogRequest:
         """Ask for a fresh presigned URL of a completed request's log file (after the old one expired).

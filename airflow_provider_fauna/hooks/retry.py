@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tenacity import retry_if_exception, stop_after_attempt
+from tenacity import retry_if_exception, stop_after_attempt, stop_before_delay
+from tenacity.wait import wait_base
 
 from airflow_provider_fauna.exceptions import FaunaApiError, FaunaConnectionError
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
+    from tenacity.stop import stop_base
 
 #: Statuses that say "try again later" rather than "this request is wrong".
 RETRYABLE_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
@@ -86,8 +89,8 @@ class RetryPolicy:
     :param max_attempts: attempts in all, the first included (1 disables retries).
     :param backoff_base: seconds before the second attempt; doubled for each attempt after.
     :param backoff_max: the cap of one wait, ``Retry-After`` included.
-    :param jitter: wait a random time in ``[delay/2, delay]``, so that workers retrying together
-        (a backfill) do not keep in step.
+    :param jitter: wait a random time in ``[delay/2, delay]``, and after a ``Retry-After`` up to
+        half as long again, so that workers retrying together (a backfill) do not keep in step.
     :param retry_statuses: HTTP statuses worth retrying; 400/401/403/404 never are.
     """
 
@@ -132,22 +135,33 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Return the seconds to wait after attempt number ``attempt`` (1-based) failed.
 
-        :param retry_after: the wait the API asked for, if any; taken as it is, up to the cap.
+        :param retry_after: the wait the API asked for, if any: a floor, with jitter on top (up
+            to half as long again, within ``backoff_max``) so that workers told the same wait do
+            not come back in step. At or above ``backoff_max`` the wait is the cap itself.
         """
-        if retry_after is not None:
-            return min(retry_after, self.backoff_max)
         raw = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
-        return _JITTER.uniform(raw / 2, raw) if self.jitter else raw
+        backoff = _JITTER.uniform(raw / 2, raw) if self.jitter else raw
+        if retry_after is None:
+            return backoff
+        floor = max(retry_after, backoff)
+        if not self.jitter:
+            return min(floor, self.backoff_max)
+        if floor >= self.backoff_max:  # the cap the user set wins, and nothing above it is left to draw
+            return self.backoff_max
+        # Up to half the floor on top, within the cap, so that no two workers wait exactly the cap.
+        return floor + _JITTER.uniform(0, min(floor / 2, self.backoff_max - floor))
 
-    def retry_args(self, log: RetryLogger) -> dict[str, Any]:
+    def wait(self) -> wait_base:
+        """Return the tenacity wait of this policy (see :meth:`delay`)."""
+        return _PolicyWait(self)
+
+    def retry_args(self, log: RetryLogger, *, deadline: float | None = None) -> dict[str, Any]:
         """Return the arguments of a tenacity ``Retrying`` or ``AsyncRetrying`` that apply this policy.
 
         :param log: where each retry is announced.
+        :param deadline: epoch seconds by which the call must be over: no retry sleeps past it.
+            Build the ``Retrying`` at once, as tenacity counts from its first attempt.
         """
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            return self.delay(state.attempt_number, getattr(error, "retry_after", None))
 
         def announce(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -160,10 +174,24 @@ class RetryPolicy:
                 self.max_attempts,
             )
 
+        stop: stop_base = stop_after_attempt(self.max_attempts)
+        if deadline is not None:
+            stop = stop | stop_before_delay(max(0.0, deadline - time.time()))
         return {
-            "stop": stop_after_attempt(self.max_attempts),
-            "wait": wait,
+            "stop": stop,
+            "wait": self.wait(),
             "retry": retry_if_exception(self.is_retryable),
             "before_sleep": announce,
             "reraise": True,
         }
+
+
+class _PolicyWait(wait_base):
+    """A policy's wait: tenacity's random waits draw from the seedable ``random`` module, and it has no max()."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        return self.policy.delay(retry_state.attempt_number, getattr(error, "retry_after", None))

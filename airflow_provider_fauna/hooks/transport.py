@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import platform
+import time
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import requests
 import requests.utils
+import urllib3.exceptions
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_fauna import __version__
@@ -35,6 +37,11 @@ from airflow_provider_fauna.hooks.retry import RetryLogger, RetryPolicy, parse_r
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Mapping
     from types import TracebackType
+
+#: The most of an answer's body (decoded) the hook reads: a log request or a page is a few KiB.
+MAX_ANSWER_BYTES = 1 << 20
+#: What one read of a body asks for, so that the total time is checked between reads.
+_CHUNK = 64 * 1024
 
 USER_AGENT = (
     f"airflow-provider-fauna/{__version__} (python/{platform.python_version()}; +https://airflow.apache.org)"
@@ -129,8 +136,37 @@ def read_answer(
     raise errors.get(status, FaunaServerError if status >= 500 else FaunaApiError)(status, reason, **where)
 
 
+def _too_large(call: ApiCall, status: int) -> FaunaApiError:
+    return FaunaApiError(
+        status,
+        f"answer too large: more than {MAX_ANSWER_BYTES} bytes (a log request or a page is a few KiB); "
+        "a proxy in the way, or a change of the API?",
+        method=call.method,
+        path=call.path,
+    )
+
+
+def _decoded(call: ApiCall, status: int, body: bytes) -> str:
+    """Return the body as text, or raise when it is over :data:`MAX_ANSWER_BYTES`.
+
+    An error page over the limit is cut to it instead: only its start makes the reason.
+    """
+    if len(body) > MAX_ANSWER_BYTES:
+        if 200 <= status < 300:
+            raise _too_large(call, status)
+        body = body[:MAX_ANSWER_BYTES]
+    # errors="replace": a gateway's page in Latin-1 is a server error all the same.
+    return body.decode("utf-8", errors="replace")
+
+
+def attempt_timeout(settings: Settings, deadline: float | None) -> float:
+    """Return the seconds the next attempt may take: the timeout, cut to the time left before ``deadline``."""
+    return settings.timeout if deadline is None else min(settings.timeout, deadline - time.time())
+
+
 def _unreachable(call: ApiCall, settings: Settings, error: Exception, attempt: int) -> FaunaConnectionError:
-    kind = "timed out" if isinstance(error, requests.Timeout | asyncio.TimeoutError) else "failed"
+    timeouts = (requests.Timeout, asyncio.TimeoutError, urllib3.exceptions.TimeoutError)
+    kind = "timed out" if isinstance(error, timeouts) else "failed"
     return FaunaConnectionError(
         f"{call.method} {call.path} to {settings.base_url} {kind} after {attempt} attempt(s): "
         f"{type(error).__name__}. Check the connection's host and the network."
@@ -156,14 +192,25 @@ class _Origin:
         return error.with_traceback(self.traceback)
 
 
-def send(session: requests.Session, settings: Settings, call: ApiCall, log: RetryLogger) -> Any:
-    """Send ``call`` with ``requests`` under the settings' retry policy; return the answer's JSON."""
+def send(
+    session: requests.Session,
+    settings: Settings,
+    call: ApiCall,
+    log: RetryLogger,
+    *,
+    deadline: float | None = None,
+) -> Any:
+    """Send ``call`` with ``requests`` under the settings' retry policy; return the answer's JSON.
+
+    :param deadline: epoch seconds by which the call must be over, retries included.
+    """
     origin = _Origin()
     try:
-        for attempt in Retrying(**settings.policy.retry_args(log)):
+        for attempt in Retrying(**settings.policy.retry_args(log, deadline=deadline)):
             with attempt:
                 try:
-                    return _send_once(session, settings, call, attempt.retry_state.attempt_number)
+                    number = attempt.retry_state.attempt_number
+                    return _send_once(session, settings, call, number, attempt_timeout(settings, deadline))
                 except FaunaError as err:
                     origin.keep(err)
                     raise
@@ -172,30 +219,61 @@ def send(session: requests.Session, settings: Settings, call: ApiCall, log: Retr
     raise AssertionError("unreachable: tenacity raises the last error")  # pragma: no cover
 
 
-def _send_once(session: requests.Session, settings: Settings, call: ApiCall, number: int) -> Any:
-    try:
-        response = session.request(
-            call.method,
-            settings.base_url + call.path,
-            params=call.params,
-            json=call.json,
-            headers=settings.headers,
-            # An auth that adds nothing: given none, requests would apply a .netrc login.
-            auth=lambda request: request,
-            timeout=(min(10.0, settings.timeout), settings.timeout),
-            allow_redirects=False,
-        )
-    except requests.RequestException as err:
-        failure: Exception = err
-    else:
-        return read_answer(
-            call,
-            response.status_code,
-            response.headers,
-            response.text,
-            retried=number > 1,
-            conn_id=settings.conn_id,
-        )
+def _read_body(response: requests.Response, ends: float) -> bytes | None:
+    """Read the decoded body up to one byte over the limit; ``None`` if ``ends`` (monotonic) came first.
+
+    ``requests`` limits each socket read only: the socket's timeout is cut to the time left
+    before every read, which makes ``ends`` the bound of the whole body.
+    """
+    body = bytearray()
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    while len(body) <= MAX_ANSWER_BYTES:
+        if (left := ends - time.monotonic()) <= 0:
+            return None
+        if sock is not None:
+            sock.settimeout(left)
+        # read1: one network read at most, decoded (gzip too) to at most the size asked for.
+        if not (chunk := response.raw.read1(_CHUNK, decode_content=True)):
+            break
+        body += chunk
+    return bytes(body)
+
+
+def _send_once(
+    session: requests.Session, settings: Settings, call: ApiCall, number: int, timeout: float
+) -> Any:
+    ends = time.monotonic() + timeout
+    failure: Exception = requests.Timeout()
+    if timeout > 0:
+        try:
+            response = session.request(
+                call.method,
+                settings.base_url + call.path,
+                params=call.params,
+                json=call.json,
+                headers=settings.headers,
+                # An auth that adds nothing: given none, requests would apply a .netrc login.
+                auth=lambda request: request,
+                timeout=(min(10.0, timeout), timeout),
+                allow_redirects=False,
+                stream=True,
+            )
+            try:
+                body = _read_body(response, ends)
+            finally:
+                response.close()
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+            failure = err
+        else:
+            if body is not None:
+                return read_answer(
+                    call,
+                    response.status_code,
+                    response.headers,
+                    _decoded(call, response.status_code, body),
+                    retried=number > 1,
+                    conn_id=settings.conn_id,
+                )
     # Raised outside the except block, so the library's exception is not its __context__.
     raise _unreachable(call, settings, failure, number)
 
@@ -251,14 +329,18 @@ def _proxy_for(url: str, variables: tuple[str | None, ...]) -> str | None:
     return requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
 
 
-async def asend(settings: Settings, call: ApiCall, log: RetryLogger) -> Any:
-    """Send ``call`` with aiohttp under the settings' retry policy; return the answer's JSON."""
+async def asend(settings: Settings, call: ApiCall, log: RetryLogger, *, deadline: float | None = None) -> Any:
+    """Send ``call`` with aiohttp under the settings' retry policy; return the answer's JSON.
+
+    :param deadline: epoch seconds by which the call must be over, retries included.
+    """
     origin = _Origin()
     try:
-        async for attempt in AsyncRetrying(**settings.policy.retry_args(log)):
+        async for attempt in AsyncRetrying(**settings.policy.retry_args(log, deadline=deadline)):
             with attempt:
                 try:
-                    return await _asend_once(settings, call, attempt.retry_state.attempt_number)
+                    number = attempt.retry_state.attempt_number
+                    return await _asend_once(settings, call, number, attempt_timeout(settings, deadline))
                 except FaunaError as err:
                     origin.keep(err)
                     raise
@@ -267,7 +349,10 @@ async def asend(settings: Settings, call: ApiCall, log: RetryLogger) -> Any:
     raise AssertionError("unreachable: tenacity raises the last error")  # pragma: no cover
 
 
-async def _asend_once(settings: Settings, call: ApiCall, number: int) -> Any:
+async def _asend_once(settings: Settings, call: ApiCall, number: int, timeout: float) -> Any:
+    failure: Exception = TimeoutError()
+    if timeout <= 0:
+        raise _unreachable(call, settings, failure, number)
     try:
         session = await _loop_session()
         async with session.request(
@@ -277,14 +362,17 @@ async def _asend_once(settings: Settings, call: ApiCall, number: int) -> Any:
             json=call.json,
             headers=settings.headers,
             allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=settings.timeout),
+            timeout=aiohttp.ClientTimeout(total=timeout),
             proxy=settings.proxy,
         ) as response:
-            # errors="replace": a gateway's page in Latin-1 is a server error, as on the sync path.
-            text = await response.text(errors="replace")
+            body = bytearray()
+            # aiohttp decodes gzip in bounded steps; reading stops one chunk over the limit.
+            while len(body) <= MAX_ANSWER_BYTES and (chunk := await response.content.read(_CHUNK)):
+                body += chunk
+            text = _decoded(call, response.status, bytes(body))
             return read_answer(
                 call, response.status, response.headers, text, retried=number > 1, conn_id=settings.conn_id
             )
     except (TimeoutError, aiohttp.ClientError) as err:
-        failure: Exception = err
+        failure = err
     raise _unreachable(call, settings, failure, number)

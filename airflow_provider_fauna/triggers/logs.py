@@ -10,7 +10,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_fauna.exceptions import FaunaError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
-from airflow_provider_fauna.waiting import TRANSIENT_ERRORS, check_known_state, seconds_until
+from airflow_provider_fauna.waiting import TRANSIENT_ERRORS, call_deadline, check_known_state, seconds_until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -73,7 +73,9 @@ class FaunaLogsTrigger(BaseTrigger):
         logged_state, logged_at = "", float("-inf")
         while True:
             try:
-                request = check_known_state(await hook.aget_log_request(self.request_id))
+                request = check_known_state(
+                    await hook.aget_log_request(self.request_id, deadline=call_deadline(self.end_time))
+                )
             except TRANSIENT_ERRORS as err:
                 self.log.warning("Status of Fauna log request %s not known yet: %s", self.request_id, err)
             except FaunaError as err:

@@ -26,7 +26,7 @@ from test_odd_answers import KEY, _Canned, connect
 
 from airflow_provider_fauna.exceptions import FaunaApiError, FaunaAuthError, FaunaUnknownStateError
 from airflow_provider_fauna.hooks.retry import parse_retry_after
-from airflow_provider_fauna.log_requests import ALL_STATES, LogRequest
+from airflow_provider_fauna.log_requests import ALL_STATES, LogRequest, parse_time
 from airflow_provider_fauna.sensors.logs import FaunaLogsSensor
 from airflow_provider_fauna.tasks import wait_or_defer
 from airflow_provider_fauna.triggers.logs import FaunaLogsTrigger
@@ -55,15 +55,38 @@ json_values = st.recursive(
     max_leaves=12,
 )
 #: Bodies that look like a log request or a page, with any JSON in each field, to reach the deeper checks.
-FIELDS = ("request_id", "state", "time_start", "database", "region_group", "version", "presigned_url")
+FIELDS = (
+    "request_id",
+    "state",
+    "time_start",
+    "database",
+    "region_group",
+    "version",
+    "presigned_url",
+    "presigned_url_expiration_time",
+)
+#: Strings that look like numbers or times but are not what Python reads: "²" passes isdigit(), not int().
+odd_strings = st.sampled_from(
+    ["²", "9" * 5000, "٣", "-1", "1.0", " 1", "0", "2099-09-19T21:42:16.828Z", "soon", "2026-13-01T00:00:00Z"]
+) | st.text(alphabet=st.characters(categories=["Nd", "No"]), min_size=1, max_size=3)
 near_requests = st.dictionaries(
-    st.sampled_from(FIELDS), json_values | st.sampled_from(ALL_STATES), max_size=7
+    st.sampled_from(FIELDS), json_values | odd_strings | st.sampled_from(ALL_STATES), max_size=8
 )
 near_pages = st.fixed_dictionaries(
     {"results": st.lists(near_requests | json_values, max_size=3) | json_values},
     optional={"next_token": st.none() | st.text(max_size=3) | json_values},
 )
-bodies = json_values | near_requests | near_pages
+#: Log requests whose id and state are right, so that every example reaches the fields' own checks.
+odd_field_requests = st.fixed_dictionaries(
+    {
+        "request_id": st.just("1"),
+        "state": st.sampled_from(ALL_STATES),
+        "version": odd_strings | st.integers(),
+    },
+    optional={name: odd_strings | json_values for name in FIELDS[2:] if name != "version"}
+    | {"presigned_url_expiration_time": odd_strings},
+)
+bodies = json_values | near_requests | near_pages | odd_field_requests
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +123,17 @@ def answer(
 def test_any_json_answer_is_a_log_request_or_an_api_error_naming_the_endpoint(
     stub, hook, body, endpoint
 ) -> None:
+    check_answer(stub, hook, body, endpoint)
+
+
+@given(body=odd_field_requests, endpoint=st.sampled_from(["status", "status-async", "submit", "new-url"]))
+def test_any_field_value_of_a_log_request_is_read_typed_or_an_api_error(stub, hook, body, endpoint) -> None:
+    """Every example is a log request but for its fields' values, so each reaches the fields' checks."""
+    check_answer(stub, hook, body, endpoint)
+
+
+def check_answer(stub: tuple[str, type[_Canned]], hook: Any, body: Any, endpoint: str) -> None:
+    """Answer ``body`` and check that ``endpoint``'s call reads it typed or raises a FaunaApiError naming it."""
     where, call = ENDPOINTS[endpoint]
     answer(stub[1], body)
     error: FaunaApiError | None = None
@@ -116,6 +150,15 @@ def test_any_json_answer_is_a_log_request_or_an_api_error_naming_the_endpoint(
         assert all(isinstance(app, dict) for app in items)
     else:
         assert all(isinstance(r, LogRequest) and r.request_id and isinstance(r.state, str) for r in items)
+        # What a caller reads of it is typed as declared: a download or a new-URL call can use it.
+        for r in items:
+            assert r.version is None or (isinstance(r.version, int) and r.version >= 0)
+            assert all(
+                isinstance(getattr(r, name), str | None)
+                for name in ("presigned_url", "presigned_url_expiration_time", "time_start", "database")
+            )
+            if r.presigned_url_expiration_time:
+                parse_time(r.presigned_url_expiration_time, "presigned_url_expiration_time")
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))

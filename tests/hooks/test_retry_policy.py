@@ -50,9 +50,13 @@ def test_jitter_stays_within_half_to_full_delay():
     assert len(delays) > 1
 
 
-def test_retry_after_wins_but_is_capped():
+def test_retry_after_is_a_floor_with_jitter_and_is_capped():
+    steady = RetryPolicy(backoff_max=10.0, jitter=False)
+    assert steady.delay(1, retry_after=3.0) == 3.0
+    assert steady.delay(1, retry_after=0.0) == 1.0, "Retry-After: 0 still waits the backoff"
+    assert steady.delay(1, retry_after=3600.0) == 10.0
     policy = RetryPolicy(backoff_max=10.0)
-    assert policy.delay(1, retry_after=3.0) == 3.0
+    assert all(3.0 <= policy.delay(1, retry_after=3.0) <= 4.5 for _ in range(50))
     assert policy.delay(1, retry_after=3600.0) == 10.0
 
 
@@ -76,7 +80,7 @@ def test_transient_statuses_are_retried_until_the_last_attempt(status):
 
 
 def test_a_retry_waits_what_retry_after_asks_up_to_the_cap():
-    policy = RetryPolicy(max_attempts=3, backoff_max=10.0)
+    policy = RetryPolicy(max_attempts=3, backoff_max=10.0, jitter=False)
     waits: list[float] = []
     raised = iter(
         [
