@@ -208,6 +208,24 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/transfers/test_transfer_reruns.py::test_a_replace_rerun_exports_afresh_and_overwrites",),
     ),
     Mutant(
+        "known-key-looked-at-after-submitting",
+        "a re-run more than 24 h later exports and waits before it finds the object at its key",
+        "airflow_provider_fauna/transfers/base.py",
+        "            if not self.replace and (uri := self.landed_before(context, spec)) is not None:\n",
+        "            if False and (uri := self.landed_before(context, spec)) is not None:\n",
+        (
+            "tests/transfers/test_transfer_reruns.py::test_a_rerun_after_24_hours_looks_at_the_destination_before_submitting",
+        ),
+    ),
+    Mutant(
+        "early-export-reused",
+        "a cleared task reuses an export completed before its interval's end plus export_lag",
+        "airflow_provider_fauna/tasks.py",
+        "    if made is not None and made < ready_at:\n",
+        "    if False:\n",
+        ("tests/operators/test_request_rules.py",),
+    ),
+    Mutant(
         "export-lag-ignored",
         "an interval ending now is submitted at once, before its logs can be exportable",
         "airflow_provider_fauna/tasks.py",
