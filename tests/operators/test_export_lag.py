@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import pytest
-from harness import run_dag
+from harness import record_datetime_triggers, run_dag
 
 pytestmark = [pytest.mark.dagrun, pytest.mark.usefixtures("airflow_db", "fauna_connection")]
 
@@ -26,20 +26,7 @@ EXPORT_LAG = 3  # as in tests/dags/behaviour_dags.py; the task waiting in place 
 @pytest.fixture
 def trigger_moments(monkeypatch: pytest.MonkeyPatch) -> list[dt.datetime]:
     """The moments of the ``DateTimeTrigger`` runs (the trigger runs unchanged)."""
-    try:
-        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-    except ImportError:  # Airflow 2
-        from airflow.triggers.temporal import DateTimeTrigger  # type: ignore[no-redef]
-    original = DateTimeTrigger.run
-    moments: list[dt.datetime] = []
-
-    async def run(self: Any) -> Any:
-        moments.append(self.moment)
-        async for event in original(self):
-            yield event
-
-    monkeypatch.setattr(DateTimeTrigger, "run", run)
-    return moments
+    return record_datetime_triggers(monkeypatch)
 
 
 def iso(moment: dt.datetime) -> str:

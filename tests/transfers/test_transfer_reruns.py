@@ -5,6 +5,8 @@
 * A re-run after the API forgot the token (24 h) looks at the destination before submitting:
   the object of this very export is kept, with no submission; another one is refused, before
   any Fauna call.
+* An interval ending now: the transfer defers until its end plus ``export_lag``, resumes into
+  the submission and copies.
 
 Runs that share a run id stand for a cleared task instance: Airflow 3's ``dag.test()`` names
 the run after ``run_after``, Airflow 2.11's after the logical date.
@@ -13,10 +15,12 @@ the run after ``run_after``, Airflow 2.11's after the logical date.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 from typing import Any
 
 import pytest
-from harness import keys, run_dag
+from harness import keys, record_datetime_triggers, run_dag
 from transfer_stores import S3Store, Store
 
 pytestmark = pytest.mark.dagrun
@@ -102,3 +106,30 @@ def test_a_rerun_after_24_hours_looks_at_the_destination_before_submitting(
     assert f"{store.uri(other)} already exists and replace=False" in task.log
     assert fauna.api_calls() == [], "no Fauna call at all"
     assert store.get(other).data == b"written by someone else"
+
+
+TRANSFER_LAG = 15  # as in tests/dags/transfer_dags.py: more than the first dag.test() of a process takes
+
+
+def test_an_interval_ending_now_defers_for_the_lag_then_exports_and_copies(
+    airflow_db: None, fauna: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = S3Store(s3_bucket)
+    moments = record_datetime_triggers(monkeypatch)
+    end = dt.datetime.fromtimestamp(math.ceil(time.time()) + 1, UTC)
+    start = end - dt.timedelta(hours=1)
+    conf = {
+        "time_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time_end": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+    result = run_dag("transfer_s3_export_lag", NOV_2, conf=conf).assert_success()
+
+    ready = end.timestamp() + TRANSFER_LAG
+    assert [m.timestamp() for m in moments] == [ready], "deferred on DateTimeTrigger until end + lag"
+    (post,) = submissions(fauna)
+    assert ready <= post.time < ready + 60
+    (exported,) = fauna.log_requests
+    key = keys.default_key(DATABASE, start, end)
+    assert result.task("to_s3").return_value == store.uri(key)
+    assert store.get(key).data == fauna.file_bytes(exported["request_id"])
