@@ -233,8 +233,8 @@ def submit_reusing(
         f"{MAX_GENERATIONS} requests for {spec.scope} [{format_api_time(spec.time_start)}, "
         f"{format_api_time(spec.time_end)}) were made by this task instance within 24 hours, and each "
         "ended Failed, TimedOut or DoesNotExist, completed too early, or was redone for replace=True; "
-        "giving up. Check the Fauna status page, and wait for the API to forget the tokens (24 hours) "
-        "or clear a new DAG run, before running it again."
+        "giving up. Check the Fauna status page; run it again once the API has forgotten these tokens "
+        "(24 hours after each was first sent), or in a new DAG run, whose tokens start afresh."
     )
 
 
