@@ -239,7 +239,7 @@ def submit_reusing(
 
 
 def wait_for_export_lag(task: Any, spec: LogRequestSpec) -> None:
-    """Return once the interval's end plus ``task.export_lag`` has passed (at once for a past interval).
+    """Return once the interval's end plus ``task.export_lag`` has passed (at once for a past interval, or a lag of 0).
 
     With ``task.deferrable`` the task defers on Airflow's ``DateTimeTrigger``, holding no worker
     slot, and resumes in its ``execute_after_lag``, which runs ``execute`` again; else it sleeps
@@ -248,6 +248,8 @@ def wait_for_export_lag(task: Any, spec: LogRequestSpec) -> None:
     :param task: the submitting task: its ``export_lag``, ``deferrable``, ``log`` and ``defer``.
     :param spec: the export, whose ``time_end`` the lag counts from.
     """
+    if not task.export_lag:  # 0 disables the wait, even for an interval that has not ended
+        return
     ready_at = spec.time_end + timedelta(seconds=task.export_lag)
     remaining = ready_at.timestamp() - time.time()
     if remaining <= 0:
