@@ -16,6 +16,7 @@ from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.log_requests import (
     LogRequest,
     LogRequestSpec,
+    LogRequestState,
     format_api_time,
     parse_time,
     validate_database,
@@ -33,8 +34,11 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-#: How many earlier ``Failed``/``TimedOut`` requests of one task instance are stepped over.
+#: How many earlier requests of one task instance are stepped over (see :func:`stale_because`).
 MAX_GENERATIONS = 50
+#: How long after an interval's end its logs are taken to be exportable. Fauna's pages do not
+#: say how soon logs can be exported; 15 minutes is this provider's choice (``export_lag``).
+DEFAULT_EXPORT_LAG = timedelta(minutes=15)
 #: The XCom key holding the request's details (the return value is the request id).
 LOG_REQUEST_XCOM_KEY = "log_request"
 #: The first status call after a submission: short exports are done in a few seconds.
@@ -168,6 +172,7 @@ class SubmitsExport:
         poll_interval: float,
         timeout: float | timedelta | None,
         on_no_logs: str,
+        export_lag: float | timedelta,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -183,6 +188,7 @@ class SubmitsExport:
             None if timeout is None else check_seconds("timeout", timeout, none=UNTIL_EXECUTION_TIMEOUT)
         )
         self.on_no_logs = validate_on_no_logs(on_no_logs)
+        self.export_lag = check_seconds("export_lag", export_lag)
         validate_time_arguments(time_start, time_end)
 
     @property
@@ -217,24 +223,106 @@ def derive_token(ti: Any, spec: LogRequestSpec, generation: int = 0) -> str:
     return str(uuid.uuid5(TOKEN_NAMESPACE, name))
 
 
+def stale_because(
+    request: LogRequest, spec: LogRequestSpec, *, export_lag: float = 0.0, fresh: bool = False
+) -> str | None:
+    """Say why an earlier request must not be reused, or ``None`` if it may.
+
+    A request still in progress is always reused (a retry after a crash finds it). A terminal
+    one is stepped over when ``fresh`` (``replace=True``: redo it), when it ended ``Failed``,
+    ``TimedOut`` or ``DoesNotExist`` (a new try asks again), or when it completed before the
+    interval's end plus ``export_lag`` (it may miss logs). An unreadable ``updated_at`` keeps it.
+
+    :param export_lag: seconds after the interval's end from which its logs count as exportable.
+    :param fresh: step over every terminal request.
+    """
+    if not request.is_terminal:
+        return None
+    if fresh:
+        return f"ended {request.state} earlier, and replace=True asks for a fresh export"
+    if request.state != LogRequestState.COMPLETE:
+        return f"ended {request.state} earlier"
+    try:
+        made = parse_time(request.updated_at, "updated_at") if request.updated_at else None
+    except FaunaValidationError:
+        made = None
+    ready_at = spec.time_end + timedelta(seconds=export_lag)
+    if made is not None and made < ready_at:
+        return (
+            f"completed at {format_api_time(made)}, before the interval's end plus export_lag "
+            f"({format_api_time(ready_at)}), so it may miss logs"
+        )
+    return None
+
+
 def submit_reusing(
-    hook: FaunaAccountHook, spec: LogRequestSpec, context: Context, log: TaskLogger
+    hook: FaunaAccountHook,
+    spec: LogRequestSpec,
+    context: Context,
+    log: TaskLogger,
+    *,
+    export_lag: float = 0.0,
+    fresh: bool = False,
 ) -> LogRequest:
-    """Submit ``spec`` under a token derived from the task instance, stepping over failed requests.
+    """Submit ``spec`` under a token derived from the task instance, stepping over stale requests.
+
+    Generation 0, 1, ... is submitted until the API answers with a request that
+    :func:`stale_because` lets the task reuse, or with a new one.
 
     :param context: the task's context, whose task instance the token is derived from.
     :param log: where a stepped-over request is reported.
+    :param export_lag: the task's ``export_lag``, in seconds.
+    :param fresh: step over every finished request (``replace=True``).
     """
     for generation in range(MAX_GENERATIONS):
         token = derive_token(context["ti"], spec, generation)
         request = hook.submit(dataclasses.replace(spec, idempotency_token=token))
-        if not request.is_failed:
+        why = stale_because(request, spec, export_lag=export_lag, fresh=fresh)
+        if why is None:
             return request
-        log.warning("%s ended %s earlier; submitting a fresh request.", describe(request), request.state)
+        log.warning("%s %s; submitting a fresh request.", describe(request), why)
     raise FaunaValidationError(
-        f"{MAX_GENERATIONS} requests for {spec.scope} in a row ended Failed or TimedOut; giving up. "
-        "Check the Fauna status page before retrying."
+        f"{MAX_GENERATIONS} requests for {spec.scope} [{format_api_time(spec.time_start)}, "
+        f"{format_api_time(spec.time_end)}) were made by this task instance within 24 hours, and each "
+        "ended Failed, TimedOut or DoesNotExist, completed too early, or was redone for replace=True; "
+        "giving up. Check the Fauna status page; run it again once the API has forgotten these tokens "
+        "(24 hours after each was first sent), or in a new DAG run, whose tokens start afresh."
     )
+
+
+def wait_for_export_lag(task: Any, spec: LogRequestSpec) -> None:
+    """Return once the interval's end plus ``task.export_lag`` has passed (at once for a past interval, or a lag of 0).
+
+    With ``task.deferrable`` the task defers on Airflow's ``DateTimeTrigger``, holding no worker
+    slot, and resumes in its ``execute_after_lag``, which runs ``execute`` again; else it sleeps
+    in the worker.
+
+    :param task: the submitting task: its ``export_lag``, ``deferrable``, ``log`` and ``defer``.
+    :param spec: the export, whose ``time_end`` the lag counts from.
+    """
+    if not task.export_lag:  # 0 disables the wait, even for an interval that has not ended
+        return
+    ready_at = spec.time_end + timedelta(seconds=task.export_lag)
+    remaining = ready_at.timestamp() - time.time()
+    if remaining <= 0:
+        return
+    task.log.info(
+        "The logs of [%s, %s) may not be exportable before %s (export_lag=%ss): waiting %.0f s %s.",
+        format_api_time(spec.time_start),
+        format_api_time(spec.time_end),
+        format_api_time(ready_at),
+        task.export_lag,
+        remaining,
+        "on the triggerer" if task.deferrable else "in the worker",
+    )
+    if task.deferrable:
+        try:
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+        except ImportError:  # Airflow 2 without the standard provider
+            from airflow.triggers.temporal import DateTimeTrigger  # type: ignore[no-redef]
+
+        task.defer(trigger=DateTimeTrigger(moment=ready_at), method_name="execute_after_lag")
+    time.sleep(remaining)
 
 
 def wait_or_defer(

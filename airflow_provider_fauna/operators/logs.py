@@ -12,12 +12,14 @@ from airflow_provider_fauna.links import LINK_XCOM_KEY, FaunaLogRequestLink, log
 from airflow_provider_fauna.outcomes import settle
 from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
+    DEFAULT_EXPORT_LAG,
     DEFAULT_WAIT_TIMEOUT,
     LOG_REQUEST_XCOM_KEY,
     SubmitsExport,
     submit_reusing,
     validate_interval_source,
     validate_scope_arguments,
+    wait_for_export_lag,
     wait_or_defer,
 )
 from airflow_provider_fauna.waiting import read_trigger_event
@@ -35,8 +37,10 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
     """Submit a query-log export of a database or a region group for the run's data interval.
 
     A retried or cleared task reuses the request it made (its token is derived from the task
-    instance), unless that one ended ``Failed`` or ``TimedOut``. Returns the request id and
-    pushes the request's details under the XCom key ``log_request``.
+    instance) while it is in progress or ``Complete``; it submits a fresh one in place of one
+    that ended ``Failed``, ``TimedOut`` or ``DoesNotExist``, or that completed before the
+    interval's end plus ``export_lag``. Returns the request id and pushes the request's details
+    under the XCom key ``log_request``.
 
     :param database: the database path with its region group, e.g. ``us-std/ECommerce`` (templated).
     :param region_group: export a whole region group instead (``us-std``, ``eu-std``, ``classic``; templated).
@@ -52,6 +56,11 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
         waits until ``execution_timeout`` (for ever without one).
     :param on_no_logs: ``"skip"`` (default), ``"succeed"`` or ``"fail"`` when the request ends
         ``DoesNotExist`` (only with ``wait_for_completion``).
+    :param export_lag: seconds (or a timedelta) after the interval's end before which the export
+        is not submitted, since logs are not exportable the instant the interval ends (default
+        15 minutes; ``0``: submit at once). A past interval, as in every backfill, never waits.
+        With ``deferrable`` the task waits on the triggerer (``DateTimeTrigger``), else it
+        sleeps in the worker.
     """
 
     template_fields: Sequence[str] = ("database", "region_group", "time_start", "time_end", "fauna_conn_id")
@@ -71,6 +80,7 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
         poll_interval: float = 60.0,
         timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
         on_no_logs: str = "skip",
+        export_lag: float | timedelta = DEFAULT_EXPORT_LAG,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -83,6 +93,7 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
             poll_interval=poll_interval,
             timeout=timeout,
             on_no_logs=on_no_logs,
+            export_lag=export_lag,
             **kwargs,
         )
         self.wait_for_completion = check_bool("wait_for_completion", wait_for_completion)
@@ -93,7 +104,9 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
         """Submit (or find again) the export; wait for it if asked to."""
         push_no_link_yet(context)
         hook = self.hook
-        request = submit_reusing(hook, self.build_spec(context), context, self.log)
+        spec = self.build_spec(context)
+        wait_for_export_lag(self, spec)
+        request = submit_reusing(hook, spec, context, self.log, export_lag=self.export_lag)
         context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
         context["ti"].xcom_push(
             key=LINK_XCOM_KEY, value=log_request_url(hook.link_template, hook.base_url, request)
@@ -111,6 +124,10 @@ class FaunaLogsRequestOperator(SubmitsExport, BaseOperator):
             submitted=True,
         )
         return self._finish(context, final)
+
+    def execute_after_lag(self, context: Context, event: Any = None) -> str:
+        """Resume after the ``export_lag`` wait on the triggerer: submit now."""
+        return self.execute(context)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger fired."""

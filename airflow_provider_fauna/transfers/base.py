@@ -27,16 +27,25 @@ from airflow_provider_fauna.assets import add_default_outlet, announce
 from airflow_provider_fauna.exceptions import FaunaValidationError
 from airflow_provider_fauna.hooks.fauna import FaunaAccountHook
 from airflow_provider_fauna.links import LINK_XCOM_KEY, FaunaLogRequestLink, log_request_url, push_no_link_yet
-from airflow_provider_fauna.log_requests import LogRequest, LogRequestState, parse_time, validate_request_id
+from airflow_provider_fauna.log_requests import (
+    LogRequest,
+    LogRequestSpec,
+    LogRequestState,
+    format_api_time,
+    parse_time,
+    validate_request_id,
+)
 from airflow_provider_fauna.outcomes import describe, settle, submitter_of
 from airflow_provider_fauna.partitions import request_details
 from airflow_provider_fauna.tasks import (
+    DEFAULT_EXPORT_LAG,
     DEFAULT_WAIT_TIMEOUT,
     LOG_REQUEST_XCOM_KEY,
     SubmitsExport,
     submit_reusing,
     validate_interval_source,
     validate_scope_arguments,
+    wait_for_export_lag,
     wait_or_defer,
 )
 from airflow_provider_fauna.transfers.checks import AUTO, check_verify_gzip
@@ -294,6 +303,46 @@ def object_metadata(request: LogRequest, attempt: str) -> dict[str, str]:
     return meta
 
 
+def key_before_submission(field_name: str, template: str, spec: LogRequestSpec) -> str | None:
+    """Render the key of ``spec``'s export before it is submitted (``None``: it names the request id)."""
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    if any(re.split(r"[.\[]", name)[0] == "request_id" for name in names):
+        return None
+    draft = LogRequest(
+        request_id="",
+        state="",
+        database=spec.database,
+        region_group=spec.region_group,
+        time_start=format_api_time(spec.time_start),
+        time_end=format_api_time(spec.time_end),
+    )
+    return render_key(field_name, template, draft)
+
+
+def stored_export(stored: StoredObject, spec: LogRequestSpec) -> LogRequest | None:
+    """Return the request whose file ``stored`` holds, if its metadata names ``spec``'s scope and interval."""
+    meta = stored.metadata
+    try:
+        same = (
+            meta.get("fauna-scope") == spec.scope
+            and bool(meta.get("fauna-request-id"))
+            and parse_time(meta["fauna-time-start"], "fauna-time-start") == spec.time_start
+            and parse_time(meta["fauna-time-end"], "fauna-time-end") == spec.time_end
+        )
+    except (KeyError, FaunaValidationError):  # not written by this provider, or by hand
+        return None
+    if not same:
+        return None
+    return LogRequest(
+        request_id=meta["fauna-request-id"],
+        state=LogRequestState.COMPLETE,
+        database=spec.database,
+        region_group=spec.region_group,
+        time_start=meta["fauna-time-start"],
+        time_end=meta["fauna-time-end"],
+    )
+
+
 class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
     """Copy a completed Fauna query-log export into an object store, verified and all-or-nothing.
 
@@ -305,12 +354,16 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
     no object and no upload behind. The landed object is announced as an asset event.
 
     ``database``, ``region_group``, ``time_start``, ``time_end``, ``fauna_conn_id``,
-    ``deferrable``, ``poll_interval`` and ``timeout`` mean what they mean for
-    :class:`FaunaLogsRequestOperator` (all but the last three templated); the standalone form
-    uses them.
+    ``deferrable``, ``poll_interval``, ``timeout`` and ``export_lag`` mean what they mean for
+    :class:`FaunaLogsRequestOperator` (the first five templated); the standalone form uses them.
+    Standalone, with a key that does not use ``{request_id}``, the object is looked up before
+    anything is submitted: one holding this export (its metadata names the same scope and
+    interval) is kept and the task succeeds; any other fails the task unless ``replace=True``.
 
     :param request_id: the log request whose file to copy (templated).
     :param replace: overwrite an existing object; otherwise the task fails before downloading.
+        Standalone, it also asks for a fresh export on every try, rather than reusing a finished
+        one (a retry then exports again and overwrites; no object is doubled).
     :param on_no_logs: ``"skip"`` (default), ``"succeed"`` (write nothing, return ``None``) or
         ``"fail"`` when the request ends ``DoesNotExist``.
     :param max_resumes: failures in a row without progress (dropped connection, 5xx, refused URL)
@@ -357,6 +410,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         max_resumes: int = DEFAULT_MAX_RESUMES,
         verify_gzip: bool | str = AUTO,
         content_type: str = DEFAULT_CONTENT_TYPE,
+        export_lag: float | timedelta = DEFAULT_EXPORT_LAG,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -369,6 +423,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             poll_interval=poll_interval,
             timeout=timeout,
             on_no_logs=on_no_logs,
+            export_lag=export_lag,
             **kwargs,
         )
         self.request_id = check_templated("request_id", request_id, kinds=(str, int), what="a request id")
@@ -452,7 +507,12 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         base_url, link_template = hook.base_url, hook.link_template
         self.check_bucket_exists()
         if spec is not None:
-            request = submit_reusing(hook, spec, context, self.log)
+            if not self.replace and (uri := self.landed_before(context, spec)) is not None:
+                return uri
+            wait_for_export_lag(self, spec)
+            request = submit_reusing(
+                hook, spec, context, self.log, export_lag=self.export_lag, fresh=self.replace
+            )
         else:
             assert request_id is not None
             request = hook.get_log_request(request_id)
@@ -468,6 +528,43 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             submitted=submitted,
         )
         return self.transfer(context, request)
+
+    def execute_after_lag(self, context: Context, event: Any = None) -> str | None:
+        """Resume after the ``export_lag`` wait on the triggerer: check again, then submit."""
+        return self.execute(context)
+
+    def landed_before(self, context: Context, spec: LogRequestSpec) -> str | None:
+        """Look at the destination before submitting: return its URI if it holds this export already.
+
+        :raises AirflowFailException: another object is there (``replace=False``): nothing was exported.
+        """
+        template = getattr(self, self.key_field) or DEFAULT_KEY_TEMPLATE
+        key = key_before_submission(self.key_field, template, spec)
+        if key is None:  # the key names the request: looked at after the submission
+            return None
+        destination = Destination(self.scheme, getattr(self, self.bucket_field), key)
+        existing = self.stored_object(destination)
+        if existing is None:
+            return None
+        request = stored_export(existing, spec)
+        if request is None:
+            raise self.occupied(destination)
+        # Only verified copies are stored: an earlier try or run landed this export.
+        self.log.info(
+            "%s already holds the file of %s, stored by an earlier try: nothing to copy, nothing exported.",
+            destination.uri,
+            describe(request),
+        )
+        context["ti"].xcom_push(key=LOG_REQUEST_XCOM_KEY, value=request_details(request, context))
+        announce(self, context, request, destination.uri, size=existing.size)
+        return destination.uri
+
+    def occupied(self, destination: Destination) -> AirflowFailException:
+        """Return the error that refuses to overwrite an object with ``replace=False``."""
+        return AirflowFailException(
+            f"{destination.uri} already exists and replace=False, so nothing was downloaded. "
+            f"Pass replace=True to overwrite it, or choose another {self.key_field}."
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
         """Resume after the trigger fired; the event carries no URL, so the request is read again."""
@@ -510,10 +607,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             announce(self, context, request, destination.uri, size=existing.size)
             return destination.uri
         if existing is not None:
-            raise AirflowFailException(
-                f"{destination.uri} already exists and replace=False, so nothing was downloaded. "
-                f"Pass replace=True to overwrite it, or choose another {self.key_field}."
-            )
+            raise self.occupied(destination)
         hook = self.hook
         # A trigger event's copy never carries the URL; a status read may not either.
         request = usable_url(hook, request, self.log)

@@ -4,6 +4,9 @@
   idempotency tokens differ there can only be the request (scope, interval), the map index or
   the generation. Scope and interval come from the run's conf; ``request_twice`` is mapped over
   two identical connection ids, so only its map index differs.
+* ``fauna_export_lag``: two request tasks with a small ``export_lag`` on an interval from the
+  run's conf (a test makes it end a few seconds from now): one deferrable, then one waiting in
+  place with twice the lag (so it still has to wait after the first).
 * ``fauna_url_logged_by_user_code``: a transfer subclass that logs the presigned URL, as user
   code may. Airflow itself would not mask it; the provider's own ``mask_secret`` must.
 """
@@ -61,3 +64,21 @@ with _dag("fauna_url_logged_by_user_code", {"database": "us-std/ECommerce"}):
     LogsThePresignedUrl(
         task_id="copy_logs", database="{{ params.database }}", s3_bucket=URL_BUCKET, retries=0
     )
+
+LAG_PARAMS = {"time_start": "2026-11-01T00:00:00Z", "time_end": "2026-11-02T00:00:00Z"}
+#: Seconds after the interval's end before the export is submitted.
+EXPORT_LAG = 3
+
+with _dag("fauna_export_lag", dict(LAG_PARAMS)):
+    deferred, in_place = (
+        FaunaLogsRequestOperator(
+            task_id=task_id,
+            database=f"us-std/{task_id}",
+            time_start="{{ params.time_start }}",
+            time_end="{{ params.time_end }}",
+            export_lag=lag,
+            deferrable=deferrable,
+        )
+        for task_id, lag, deferrable in (("deferred", EXPORT_LAG, True), ("in_place", 2 * EXPORT_LAG, False))
+    )
+    deferred >> in_place

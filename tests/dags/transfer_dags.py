@@ -179,3 +179,14 @@ with _dag("transfer_s3_killed"):
 
 with _dag("transfer_gcs_killed"):
     to_gcs(operator_class=KilledGCSTransfer)
+
+# An interval from the run's conf (a test makes it end now), a lag to wait on the triggerer.
+TRANSFER_LAG = 15
+with DAG(
+    "transfer_s3_export_lag",
+    schedule=daily_interval_timetable(),
+    start_date=START,
+    catchup=False,
+    params={**PARAMS, "time_start": "2026-11-01T00:00:00Z", "time_end": "2026-11-02T00:00:00Z"},
+):
+    to_s3(time_start="{{ params.time_start }}", time_end="{{ params.time_end }}", export_lag=TRANSFER_LAG)

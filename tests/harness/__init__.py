@@ -51,7 +51,7 @@ from harness.stores import (
     wipe_s3,
 )
 from harness.timetables import TEST_DAG_START, daily_dag_args, daily_interval_timetable
-from harness.triggers import run_until_killed
+from harness.triggers import record_datetime_triggers, run_until_killed
 
 __all__ = [
     "DAGS_FOLDER",
@@ -83,6 +83,7 @@ __all__ = [
     "load_dag",
     "mask",
     "moto_s3_server",
+    "record_datetime_triggers",
     "requests_read",
     "reset_moto",
     "run_airflow_cli",

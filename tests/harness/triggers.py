@@ -33,3 +33,25 @@ async def run_until_killed(trigger: Any, polled: Callable[[], bool], timeout: fl
     with contextlib.suppress(asyncio.CancelledError):
         await running
     return None
+
+
+def record_datetime_triggers(monkeypatch: Any) -> list[Any]:
+    """Record the moment of every ``DateTimeTrigger`` that runs (the trigger runs unchanged).
+
+    Patches the class's ``run`` for the test (``monkeypatch``), on Airflow 3's standard
+    provider or Airflow 2's core module, whichever this Airflow has.
+    """
+    try:
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+    except ImportError:  # Airflow 2
+        from airflow.triggers.temporal import DateTimeTrigger  # type: ignore[no-redef]
+    original = DateTimeTrigger.run
+    moments: list[Any] = []
+
+    async def run(self: Any) -> Any:
+        moments.append(self.moment)
+        async for event in original(self):
+            yield event
+
+    monkeypatch.setattr(DateTimeTrigger, "run", run)
+    return moments

@@ -11,10 +11,16 @@ import pendulum
 import pytest
 
 from airflow_provider_fauna.exceptions import FaunaValidationError
-from airflow_provider_fauna.log_requests import LogRequestSpec
+from airflow_provider_fauna.log_requests import LogRequest, LogRequestSpec
 from airflow_provider_fauna.operators.logs import FaunaLogsRequestOperator
 from airflow_provider_fauna.sensors.logs import FaunaLogsSensor
-from airflow_provider_fauna.tasks import derive_token, resolve_interval
+from airflow_provider_fauna.tasks import (
+    MAX_GENERATIONS,
+    derive_token,
+    resolve_interval,
+    stale_because,
+    submit_reusing,
+)
 
 D1 = pendulum.datetime(2026, 11, 1, tz="UTC")
 D2 = pendulum.datetime(2026, 11, 2, tz="UTC")
@@ -69,6 +75,11 @@ def test_no_data_interval_needs_explicit_times():
         ({"database": "us-std/a", "on_no_logs": "ignore"}, "on_no_logs"),
         ({"database": "us-std/a", "poll_interval": -1}, "poll_interval"),
         ({"database": "us-std/a", "timeout": -5}, "timeout"),
+        ({"database": "us-std/a", "export_lag": True}, "export_lag"),
+        ({"database": "us-std/a", "export_lag": -1}, "export_lag"),
+        ({"database": "us-std/a", "export_lag": timedelta(seconds=-1)}, "export_lag"),
+        ({"database": "us-std/a", "export_lag": "15m"}, "export_lag"),
+        ({"database": "us-std/a", "export_lag": None}, "export_lag"),
     ],
 )
 def test_operator_refuses_bad_arguments_when_the_dag_is_parsed(kwargs, match):
@@ -293,3 +304,76 @@ def test_literal_times_are_refused_when_the_dag_file_is_parsed(tmp_path, times, 
     body = f'FaunaLogsToS3Operator(task_id="c", database="us-std/a", s3_bucket="fauna-logs", {times})'
     (message,) = import_errors(tmp_path, body, "None")
     assert message.replace("airflow_provider_fauna.exceptions.", "") == error
+
+
+def test_export_lag_takes_seconds_or_a_timedelta_and_defaults_to_15_minutes():
+    assert FaunaLogsRequestOperator(task_id="r", database="us-std/a").export_lag == 900.0
+    assert FaunaLogsRequestOperator(task_id="r", database="us-std/a", export_lag=0).export_lag == 0.0
+    lag = timedelta(minutes=2)
+    assert FaunaLogsRequestOperator(task_id="r", database="us-std/a", export_lag=lag).export_lag == 120.0
+
+
+def answer(state: str, updated_at: str | None = None) -> LogRequest:
+    return LogRequest(request_id="1", state=state, database="us-std/ECommerce", updated_at=updated_at)
+
+
+@pytest.mark.parametrize(
+    ("state", "updated_at", "lag", "fresh", "stale"),
+    [
+        ("Pending", None, 0, False, False),
+        ("Requested", None, 0, True, False),  # a crash retry finds it, even with replace=True
+        ("Complete", "2026-11-02T00:20:00Z", 900, False, False),
+        ("Complete", "2026-11-02T00:14:59Z", 900, False, True),  # before time_end + lag
+        ("Complete", "2026-11-01T23:59:59Z", 0, False, True),
+        ("Complete", "2026-11-02T00:00:00Z", 0, False, False),
+        ("Complete", None, 900, False, False),  # no updated_at: kept
+        ("Complete", "yesterday", 900, False, False),  # unreadable: kept
+        ("Complete", "2026-11-03T00:00:00Z", 0, True, True),  # replace=True: redo it
+        ("DoesNotExist", "2026-11-03T00:00:00Z", 0, False, True),
+        ("Failed", None, 0, False, True),
+        ("TimedOut", None, 0, False, True),
+    ],
+)
+def test_which_earlier_requests_are_stepped_over(state, updated_at, lag, fresh, stale):
+    why = stale_because(answer(state, updated_at), SPEC, export_lag=lag, fresh=fresh)
+    assert (why is not None) == stale, why
+
+
+class StubHook:
+    """Answers each submission with the next of ``answers`` (a new token gets a new request)."""
+
+    def __init__(self, *answers: LogRequest) -> None:
+        self.answers, self.tokens = list(answers), []
+
+    def submit(self, spec: LogRequestSpec) -> LogRequest:
+        self.tokens.append(spec.idempotency_token)
+        return self.answers.pop(0) if self.answers else answer("Pending")
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg, *args, **kwargs):
+        self.lines.append(msg % args)
+
+    def warning(self, msg, *args, **kwargs):
+        self.lines.append(msg % args)
+
+
+def test_submit_steps_over_an_empty_and_an_early_export_and_reuses_a_pending_one():
+    early = answer("Complete", "2026-11-02T00:05:00Z")
+    hook, log = StubHook(answer("DoesNotExist"), early), Log()
+    request = submit_reusing(hook, SPEC, {"ti": TI}, log, export_lag=900)
+    assert request.state == "Pending"
+    assert hook.tokens == [derive_token(TI, SPEC, g) for g in range(3)]
+    assert "ended DoesNotExist earlier; submitting a fresh request" in log.lines[0]
+    assert "before the interval's end plus export_lag (2026-11-02T00:15:00Z)" in log.lines[1]
+
+
+def test_after_max_generations_the_task_gives_up_naming_the_fix():
+    hook = StubHook(*[answer("DoesNotExist")] * MAX_GENERATIONS)
+    with pytest.raises(FaunaValidationError, match="24 hours") as err:
+        submit_reusing(hook, SPEC, {"ti": TI}, Log())
+    assert f"{MAX_GENERATIONS} requests for us-std/ECommerce" in str(err.value)
+    assert len(hook.tokens) == MAX_GENERATIONS
