@@ -67,8 +67,8 @@ MUTANTS: tuple[Mutant, ...] = (
         "gcs-object-name-ignored",
         "GCS transfer ignores a custom object_name (writes to the default name)",
         "airflow_provider_fauna/transfers/base.py",
-        "        template = getattr(self, self.key_field) or DEFAULT_KEY_TEMPLATE\n",
-        "        template = DEFAULT_KEY_TEMPLATE\n",
+        "        return getattr(self, self.key_field) or DEFAULT_KEY_TEMPLATE\n",
+        "        return DEFAULT_KEY_TEMPLATE\n",
         (
             "tests/transfers/test_transfer_dags.py::test_region_group_export_with_a_blocking_wait_and_a_custom_templated_key",
         ),

@@ -533,13 +533,17 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         """Resume after the ``export_lag`` wait on the triggerer: check again, then submit."""
         return self.execute(context)
 
+    @property
+    def key_template(self) -> str:
+        """The key template the task was given, or the default one."""
+        return getattr(self, self.key_field) or DEFAULT_KEY_TEMPLATE
+
     def landed_before(self, context: Context, spec: LogRequestSpec) -> str | None:
         """Look at the destination before submitting: return its URI if it holds this export already.
 
         :raises AirflowFailException: another object is there (``replace=False``): nothing was exported.
         """
-        template = getattr(self, self.key_field) or DEFAULT_KEY_TEMPLATE
-        key = key_before_submission(self.key_field, template, spec)
+        key = key_before_submission(self.key_field, self.key_template, spec)
         if key is None:  # the key names the request: looked at after the submission
             return None
         destination = Destination(self.scheme, getattr(self, self.bucket_field), key)
@@ -584,8 +588,7 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             self.on_no_logs,
             submitted_by=None if self.request_id in (None, "") else submitter_of(self),
         )
-        template = getattr(self, self.key_field) or DEFAULT_KEY_TEMPLATE
-        key = render_key(self.key_field, template, request)
+        key = render_key(self.key_field, self.key_template, request)
         destination = Destination(self.scheme, getattr(self, self.bucket_field), key)
         if request.state == LogRequestState.DOES_NOT_EXIST:
             self.log.info(
