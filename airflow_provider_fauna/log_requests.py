@@ -55,6 +55,10 @@ def format_api_time(value: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
+#: The minutes of a trailing ``±hh:mm`` or ``±hhmm`` offset.
+_OFFSET_MINUTES = re.compile(r"[+-]\d{2}:?(\d{2})$")
+
+
 def parse_time(value: datetime | str, field_name: str) -> pendulum.DateTime:
     """Return ``value`` as an aware pendulum datetime in UTC, or refuse it naming ``field_name``."""
     if isinstance(value, str):
@@ -64,6 +68,13 @@ def parse_time(value: datetime | str, field_name: str) -> pendulum.DateTime:
         # RFC 3339 allows a lower-case designator, which pendulum's ISO 8601 parser does not.
         if text[-1:] == "z":
             text = text[:-1] + "Z"
+        # pendulum reads offset minutes up to 99 ("+01:99" as 2 h 39 min); ISO 8601's end at 59.
+        minutes = _OFFSET_MINUTES.search(text)
+        if minutes is not None and int(minutes.group(1)) > 59:
+            raise FaunaValidationError(
+                f"{field_name}={value!r} has an offset whose minutes are {minutes.group(1)}: offset minutes "
+                "run from 00 to 59, for example '+01:30'."
+            )
         try:
             # tz=None: a string without an offset stays naive instead of being read as UTC.
             parsed = pendulum.parse(text, exact=True, tz=None)

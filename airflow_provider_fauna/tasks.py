@@ -95,8 +95,9 @@ def validate_time_arguments(time_start: Any, time_end: Any) -> None:
 def validate_interval_source(task: Any, time_start: Any, time_end: Any) -> None:
     """Refuse, when the DAG is parsed, a task that takes the run's interval from a timetable whose intervals are empty.
 
-    A cron or delta *trigger* timetable without ``interval`` (``schedule="@daily"`` on Airflow 3)
-    gives every run, scheduled or manual, ``start == end``; partitioned ones have periods instead.
+    A cron or delta *trigger* timetable without ``interval`` (``schedule="@daily"`` on Airflow 3),
+    ``"@once"`` and an ``EventsTimetable`` give every run, scheduled or manual, ``start == end``;
+    partitioned ones have periods instead.
 
     :param task: the operator, attached to its DAG (or not: then nothing is known yet).
     """
@@ -106,10 +107,14 @@ def validate_interval_source(task: Any, time_start: Any, time_end: Any) -> None:
     if timetable is None or getattr(timetable, "partitioned", False):
         return
     try:
+        from airflow.timetables.events import EventsTimetable
+        from airflow.timetables.simple import OnceTimetable
         from airflow.timetables.trigger import CronTriggerTimetable, DeltaTriggerTimetable
     except ImportError:  # a worker without airflow-core: the run-time check remains
         return
-    triggers: tuple[type, ...] = (CronTriggerTimetable, DeltaTriggerTimetable)
+
+    # Those whose every run, scheduled or manual, is an instant ("@once", events, triggers).
+    triggers: tuple[type, ...] = (CronTriggerTimetable, DeltaTriggerTimetable, OnceTimetable, EventsTimetable)
     try:
         from airflow.timetables.trigger import MultipleCronTriggerTimetable
 
@@ -224,7 +229,12 @@ def derive_token(ti: Any, spec: LogRequestSpec, generation: int = 0) -> str:
 
 
 def stale_because(
-    request: LogRequest, spec: LogRequestSpec, *, export_lag: float = 0.0, fresh: bool = False
+    request: LogRequest,
+    spec: LogRequestSpec,
+    *,
+    export_lag: float = 0.0,
+    fresh: bool = False,
+    keep_complete: bool = False,
 ) -> str | None:
     """Say why an earlier request must not be reused, or ``None`` if it may.
 
@@ -235,8 +245,10 @@ def stale_because(
 
     :param export_lag: seconds after the interval's end from which its logs count as exportable.
     :param fresh: step over every terminal request.
+    :param keep_complete: reuse a ``Complete`` request whatever ``fresh`` and ``export_lag`` say
+        (a transfer whose key names the request id: a fresh export would land beside the old one).
     """
-    if not request.is_terminal:
+    if not request.is_terminal or (keep_complete and request.state == LogRequestState.COMPLETE):
         return None
     if fresh:
         return f"ended {request.state} earlier, and replace=True asks for a fresh export"
@@ -263,6 +275,7 @@ def submit_reusing(
     *,
     export_lag: float = 0.0,
     fresh: bool = False,
+    keep_complete: bool = False,
 ) -> LogRequest:
     """Submit ``spec`` under a token derived from the task instance, stepping over stale requests.
 
@@ -273,11 +286,12 @@ def submit_reusing(
     :param log: where a stepped-over request is reported.
     :param export_lag: the task's ``export_lag``, in seconds.
     :param fresh: step over every finished request (``replace=True``).
+    :param keep_complete: reuse a ``Complete`` request (see :func:`stale_because`).
     """
     for generation in range(MAX_GENERATIONS):
         token = derive_token(context["ti"], spec, generation)
         request = hook.submit(dataclasses.replace(spec, idempotency_token=token))
-        why = stale_because(request, spec, export_lag=export_lag, fresh=fresh)
+        why = stale_because(request, spec, export_lag=export_lag, fresh=fresh, keep_complete=keep_complete)
         if why is None:
             return request
         log.warning("%s %s; submitting a fresh request.", describe(request), why)

@@ -62,11 +62,11 @@ autodoc_preserve_defaults = True
 nitpick_ignore_regex = [
     (
         r"py:(class|exc|func|meth|obj)",
-        r"(airflow|aiohttp|web|asyncio|datetime|enum|pendulum|random|requests|threading|time)\..+",
+        r"(airflow|aiohttp|web|asyncio|datetime|enum|pendulum|random|requests|tenacity|threading|time)\..+",
     ),
     (
         r"py:(class|exc)",
-        r"Context|PokeReturnValue|TaskInstanceKey|TriggerEvent|AirflowSkipException|datetime|timedelta"
+        r"Context|PokeReturnValue|TaskInstanceKey|TriggerEvent|AirflowSkipException|AirflowFailException|datetime|timedelta"
         r"|ModuleType|S3Hook|GCSHook|BaseOperator",
     ),
     # Private names (``_read_answer``, ``FaunaAccountHook._send``) are never documented, so a

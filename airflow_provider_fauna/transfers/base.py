@@ -303,10 +303,15 @@ def object_metadata(request: LogRequest, attempt: str) -> dict[str, str]:
     return meta
 
 
+def key_names_request(template: str) -> bool:
+    """Tell whether a key template uses ``{request_id}``: each export then lands under a key of its own."""
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    return any(re.split(r"[.\[]", name)[0] == "request_id" for name in names)
+
+
 def key_before_submission(field_name: str, template: str, spec: LogRequestSpec) -> str | None:
     """Render the key of ``spec``'s export before it is submitted (``None``: it names the request id)."""
-    names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    if any(re.split(r"[.\[]", name)[0] == "request_id" for name in names):
+    if key_names_request(template):
         return None
     draft = LogRequest(
         request_id="",
@@ -510,8 +515,15 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
             if not self.replace and (uri := self.landed_before(context, spec)) is not None:
                 return uri
             wait_for_export_lag(self, spec)
+            # A key naming the request id would put a fresh export of a day beside the old one.
             request = submit_reusing(
-                hook, spec, context, self.log, export_lag=self.export_lag, fresh=self.replace
+                hook,
+                spec,
+                context,
+                self.log,
+                export_lag=self.export_lag,
+                fresh=self.replace,
+                keep_complete=key_names_request(self.key_template),
             )
         else:
             assert request_id is not None

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -406,6 +406,11 @@ class LogFileDownload:
             response.close()
             url = urljoin(url, location)
             mask_url(url)
+            if urlsplit(url).scheme not in ("http", "https"):  # requests would fail alike on each try
+                raise FaunaTransferError(
+                    f"The file server of request {self.request.request_id} redirected the download to a "
+                    f"{urlsplit(url).scheme or 'scheme-less'}: URL, which is not http(s); nothing was stored."
+                )
         else:
             failure = f"more than {MAX_REDIRECTS} redirects"
         raise _Retryable(failure)  # outside the except block: see _read_all

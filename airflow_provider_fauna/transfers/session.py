@@ -34,16 +34,19 @@ def mask_url(url: str) -> None:
     """
     if not url:
         return
-    mask_secret(url)
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return
-    if parts.query:
-        mask_secret(parts.query)
-    for segment in parts.path.split("/"):
-        if looks_secret(segment):
-            mask_secret(segment)
+    # requests re-quotes a URL before sending it ("%7E" becomes "~", a space "%20"), and urllib3
+    # logs the re-quoted form: both are masked.
+    for form in dict.fromkeys((url, requests.utils.requote_uri(url))):
+        mask_secret(form)
+        try:
+            parts = urlsplit(form)
+        except ValueError:
+            continue
+        if parts.query:
+            mask_secret(parts.query)
+        for segment in parts.path.split("/"):
+            if looks_secret(segment):
+                mask_secret(segment)
 
 
 def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:

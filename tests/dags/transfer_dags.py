@@ -107,6 +107,11 @@ with _dag("transfer_s3_one_task_replace"):
 with _dag("transfer_gcs_one_task_replace"):
     to_gcs(replace=True)
 
+# A key naming each export (the Hive layout the key errors suggest), redone with replace=True.
+REQUEST_ID_KEY = "year={start:%Y}/month={start:%m}/day={start:%d}/{request_id}.ndjson.gz"
+with _dag("transfer_s3_request_id_key_replace"):
+    to_s3(replace=True, s3_key=REQUEST_ID_KEY)
+
 # A corrupt first download fails the first try; the retry copies the file.
 with _dag("transfer_s3_retried"):
     to_s3(retries=1, retry_delay=timedelta(0))

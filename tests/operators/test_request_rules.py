@@ -236,6 +236,28 @@ def test_a_zero_width_schedule_is_refused_when_the_dag_file_is_parsed(tmp_path, 
     assert "or pass time_start and time_end explicitly" in error
 
 
+@pytest.mark.parametrize("task", [REQUEST_TASK, S3_TASK], ids=["request", "s3"])
+@pytest.mark.parametrize(
+    ("schedule", "imports", "kind"),
+    [
+        ('"@once"', "", "OnceTimetable"),
+        (
+            "EventsTimetable([dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)])",
+            "from airflow.timetables.events import EventsTimetable",
+            "EventsTimetable",
+        ),
+    ],
+    ids=["once", "events"],
+)
+def test_a_schedule_of_instants_is_refused_when_the_dag_file_is_parsed(
+    tmp_path, task, schedule, imports, kind
+):
+    """ "@once" and event timetables give every run start == end, on Airflow 3 and 2.11 alike."""
+    (error,) = import_errors(tmp_path, task, schedule, imports)
+    assert f"({kind}) gives zero-width intervals" in error
+    assert "or pass time_start and time_end explicitly" in error
+
+
 @pytest.mark.parametrize(
     ("schedule", "body"),
     [

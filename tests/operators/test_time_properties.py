@@ -126,3 +126,16 @@ def test_anything_else_is_a_clear_refusal_never_another_exception(text):
 def test_a_value_that_is_no_time_is_a_clear_refusal(value):
     with pytest.raises(FaunaValidationError, match="time_start"):
         parse_time(value, "time_start")
+
+
+@given(
+    hours=st.integers(0, 23),
+    minutes=st.integers(60, 99),
+    basic=st.booleans(),
+    sign=st.sampled_from("+-"),
+)
+def test_an_offset_whose_minutes_are_60_or_more_is_refused_not_shifted(hours, minutes, basic, sign):
+    """pendulum reads "+01:99" as 2 h 39 min; ISO 8601 offset minutes run from 00 to 59."""
+    offset = f"{sign}{hours:02d}{'' if basic else ':'}{minutes:02d}"
+    with pytest.raises(FaunaValidationError, match=r"time_start=.* offset whose minutes are"):
+        parse_time(f"2026-11-01T00:00:00{offset}", "time_start")

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 from airflow.providers.common.compat.sdk import AirflowFailException
 from hypothesis import given
 from hypothesis import strategies as st
@@ -347,3 +348,49 @@ def test_a_failed_gcs_upload_deletes_no_object_it_did_not_write(
         operator.execute(task_context)
 
     assert store.get(DEFAULT_KEY).data == THEIRS
+
+
+# --------------------------------------------------------------------------------- redirects
+@pytest.mark.parametrize("target", ["file:///etc/hostname", "ftp://127.0.0.1/file.gz"])
+def test_a_redirect_to_a_url_that_is_not_http_is_refused_at_once(
+    fauna: Any, store: Store, task_context: dict[str, Any], target: str
+) -> None:
+    """Refused on the first answer: no resume could fetch it, and ``requests`` would fail alike each time."""
+    served = Served(gzip.compress(b'{"a": 1}\n'))
+
+    def elsewhere(handler: Any, _: str | None) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", target)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    served.special = {0: elsewhere}
+    with (
+        stub_file_server(served) as url,
+        pytest.raises(FaunaTransferError, match=r"not http\(s\)") as failure,
+    ):
+        transfer_from(store, task_context, url)
+
+    assert served.ranges == [None], "one GET, no resumes"
+    assert target not in str(failure.value)
+    assert_nothing_left(store)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://files.example/log.gz?X-Signature=AbCd%7E0123456789abcdef",  # an unreserved character quoted
+        "http://files.example/log.gz?X-Signature=AbCd 0123456789abcdef",  # a space
+        "http://files.example/log.gz?X-Signature=AbCd|0123456789abcdef",  # a character requests quotes
+    ],
+)
+def test_a_presigned_url_is_masked_as_requests_sends_and_urllib3_logs_it(url: str) -> None:
+    """urllib3's DEBUG line holds the request target as ``requests`` re-quoted it, not as given."""
+    from airflow.providers.common.compat.sdk import redact
+
+    from airflow_provider_fauna.transfers.session import mask_url
+
+    mask_url(url)
+    sent = requests.Request("GET", url).prepare().path_url
+    line = f'http://files.example:80 "GET {sent} HTTP/1.1" 200 1234'
+    assert "0123456789abcdef" in line and "0123456789abcdef" not in str(redact(line))

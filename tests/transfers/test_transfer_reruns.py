@@ -1,7 +1,8 @@
 """Re-runs of the one-task transfer, through Airflow (``dag.test()``) against the emulator and the stores.
 
 * A cleared task whose export ended ``DoesNotExist`` asks again, and the fresh export's file lands.
-* A ``replace=True`` re-run of the same task instance exports afresh and overwrites.
+* A ``replace=True`` re-run of the same task instance exports afresh and overwrites; with a key
+  naming the request id it copies the same export again (a fresh one would land beside it).
 * A re-run after the API forgot the token (24 h) looks at the destination before submitting:
   the object of this very export is kept, with no submission; another one is refused, before
   any Fauna call.
@@ -77,6 +78,23 @@ def test_a_replace_rerun_exports_afresh_and_overwrites(airflow_db: None, fauna: 
     assert stored.metadata["fauna-request-id"] == new["request_id"], "the fresh export overwrote the old"
     assert stored.data == fauna.file_bytes(new["request_id"])
     assert store.keys() == [key] and store.open_uploads() == []
+
+
+def test_a_replace_rerun_with_a_key_naming_the_request_recopies_it_rather_than_land_a_second_file(
+    airflow_db: None, fauna: Any, s3_bucket: str
+) -> None:
+    store = S3Store(s3_bucket)
+
+    first = run_dag("transfer_s3_request_id_key_replace", NOV_2, run_after=NOV_2).assert_success()
+    again = run_dag("transfer_s3_request_id_key_replace", NOV_2, run_after=NOV_2).assert_success()
+
+    assert again.run_id == first.run_id
+    # A fresh export would have a new id, so a new key beside the old file: the day twice.
+    (only,) = fauna.log_requests
+    key = f"year=2026/month=11/day=01/{only['request_id']}.ndjson.gz"
+    assert store.keys() == [key]
+    assert store.get(key).data == fauna.file_bytes(only["request_id"])
+    assert again.task("to_s3").return_value == store.uri(key)
 
 
 def test_a_rerun_after_24_hours_looks_at_the_destination_before_submitting(
