@@ -37,9 +37,11 @@ from airflow_provider_fauna.log_requests import (
     ID_PATTERN,
     LogRequest,
     LogRequestSpec,
+    format_api_time,
     json_kind,
     known_state,
     log_request_problem,
+    parse_time,
     validate_request_id,
 )
 
@@ -73,6 +75,24 @@ def _not_an_answer(call: ApiCall, problem: str) -> FaunaApiError:
 
 def _log_request_path(request_id: str) -> str:
     return f"/api/v1/logs/{quote(validate_request_id(request_id), safe='')}"
+
+
+def answer_differences(spec: LogRequestSpec, request: LogRequest) -> list[str]:
+    """List how a submission's answer differs from the export asked for (fields it leaves out are not)."""
+    differences = []
+    if request.database and request.database != spec.database:
+        differences.append(f"database is {request.database!r}, not {spec.database!r}")
+    if spec.region_group and request.region_group and request.region_group != spec.region_group:
+        differences.append(f"region_group is {request.region_group!r}, not {spec.region_group!r}")
+    for name, asked in (("time_start", spec.time_start), ("time_end", spec.time_end)):
+        answered = getattr(request, name)
+        try:
+            same = not answered or parse_time(answered, name) == asked
+        except FaunaValidationError:
+            same = False
+        if not same:
+            differences.append(f"{name} is {answered[:40]!r}, not {format_api_time(asked)!r}")
+    return differences
 
 
 def validate_page_size(page_size: int) -> int:
@@ -432,6 +452,15 @@ class FaunaAccountHook(BaseHook):
         """
         call = _logs_call("POST", "/api/v1/logs", spec.to_body())
         request = self._read_request(call, self._send(call))
+        if differences := answer_differences(spec, request):
+            # Stored under the answer's scope and day, the file would fill another partition.
+            raise FaunaApiError(
+                200,
+                f"the log request {request.request_id} answered is not the export asked for: its "
+                + "; ".join(differences),
+                method=call.method,
+                path=call.path,
+            )
         self.log.info("Fauna log request %s for %s is %s.", request.request_id, spec.scope, request.state)
         return request
 

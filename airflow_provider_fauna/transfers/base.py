@@ -14,6 +14,7 @@ import string
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import (
     AirflowFailException,
@@ -480,10 +481,12 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
                 raise FaunaValidationError(
                     f"{self.bucket_field} is empty: give the name of the bucket to write to."
                 )
-            if bucket.startswith(f"{self.scheme}://"):
-                bare = bucket[5:].split("/")[0]
+            if "://" in bucket:
+                url = urlsplit(bucket)
+                prefix = url.path.strip("/")
+                keep = f", and put {prefix!r} at the start of {self.key_field}" if prefix else ""
                 raise FaunaValidationError(
-                    f"{self.bucket_field}={bucket!r} is a URL: give the bare bucket name ({bare!r})."
+                    f"{self.bucket_field}={bucket!r} is a URL: give the bare bucket name ({url.netloc!r}){keep}."
                 )
             self.validate_bucket(bucket)
         if key is not None and (rendered or not is_templated(key)):
@@ -494,7 +497,12 @@ class BaseFaunaLogsTransferOperator(SubmitsExport, BaseOperator):
         raise NotImplementedError
 
     def validate_key(self, key: Any) -> None:
-        """Refuse an empty key or one with placeholders :func:`render_key` cannot fill."""
+        """Refuse an empty key, a URL, or one with placeholders :func:`render_key` cannot fill."""
+        if isinstance(key, str) and re.match(r"[A-Za-z][A-Za-z0-9+.\-]*://", key):
+            raise FaunaValidationError(
+                f"{self.key_field}={key!r} is a URL: give the object's key alone, without "
+                f"'{self.scheme}://bucket/' (the bucket goes in {self.bucket_field})."
+            )
         check_key_template(self.key_field, check_str(self.key_field, key))
 
     def check_bucket_exists(self) -> None:

@@ -6,8 +6,9 @@ import base64
 import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
-from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException, mask_secret
 
 from airflow_provider_fauna.arguments import check_templated, given
 from airflow_provider_fauna.exceptions import FaunaValidationError
@@ -18,6 +19,7 @@ from airflow_provider_fauna.transfers.base import (
     require_provider,
 )
 from airflow_provider_fauna.transfers.download import FaunaVerificationError, MiB
+from airflow_provider_fauna.transfers.session import mask_url
 from airflow_provider_fauna.utils.redact import scrub_urls
 
 if TYPE_CHECKING:
@@ -178,6 +180,7 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
         self._abort = writer.terminate
         crc = google_crc32c.Checksum()
         try:
+            _open_masked_session(writer)
             for chunk in download:
                 writer.write(chunk)
                 crc.update(chunk)
@@ -247,3 +250,21 @@ class FaunaLogsToGCSOperator(BaseFaunaLogsTransferOperator):
             )
         else:
             self.log.warning("Deleted %s, which failed its checks.", destination.uri)
+
+
+def _open_masked_session(writer: Any) -> None:
+    """Open the resumable upload session now and mask its URI, before a chunk is sent to it.
+
+    The session URI (its ``upload_id``) lets anyone finish the upload with other bytes, and
+    urllib3 logs each chunk's PUT to it at DEBUG; the google library opens the session on the
+    first chunk and offers no public way to see its URI before that, hence its private names.
+    """
+    if getattr(writer, "_upload_and_transport", None) is None and hasattr(writer, "_initiate_upload"):
+        writer._initiate_upload()
+    upload = (getattr(writer, "_upload_and_transport", None) or (None,))[0]
+    url = getattr(upload, "resumable_url", None) or ""  # the session's URI (upload_url: where it was asked)
+    mask_url(url)
+    # The id alone too, in each spelling a request line may give it ("a:b c" as "a%3Ab+c").
+    for session in parse_qs(urlsplit(url).query).get("upload_id", []):
+        for form in {session, quote_plus(session), quote(session, safe="")}:
+            mask_secret(form)

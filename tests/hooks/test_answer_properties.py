@@ -310,3 +310,36 @@ def test_the_sensor_and_a_deferring_task_fail_on_an_unknown_state_before_waiting
             timeout=60,
             submitted=True,
         )
+
+
+@pytest.mark.parametrize(
+    ("answered", "named"),
+    [
+        ({"time_start": "2026-10-31T00:00:00Z", "time_end": "2026-11-01T00:00:00Z"}, "time_start is"),
+        ({"time_end": "2026-11-03T00:00:00Z"}, "time_end is"),
+        ({"database": "us-std/Other"}, "database is 'us-std/Other', not 'us-std/Shop'"),
+        ({"time_start": "yesterday"}, "time_start is 'yesterday'"),
+    ],
+    ids=["another-day", "longer", "another-database", "no-time"],
+)
+def test_a_submission_answered_with_another_export_than_asked_is_an_api_error(stub, hook, answered, named):
+    """The file would be stored under the answer's day or database: another partition of the lake."""
+    answer(stub[1], {"request_id": "r1", "state": "Pending", **SPEC, **answered})
+    with pytest.raises(FaunaApiError, match="POST /api/v1/logs") as info:
+        hook.request_logs(**SPEC)
+    assert "is not the export asked for" in str(info.value) and named in str(info.value)
+
+
+def test_a_submission_answered_in_another_spelling_of_the_same_export_is_read(stub, hook) -> None:
+    """Another ISO form of the same instants, a region group beside the database, fields left out."""
+    answer(
+        stub[1],
+        {
+            "request_id": "r1",
+            "state": "Pending",
+            "database": "us-std/Shop",
+            "region_group": "us-std",
+            "time_start": "2026-11-01T01:00:00+01:00",
+        },
+    )
+    assert hook.request_logs(**SPEC).request_id == "r1"

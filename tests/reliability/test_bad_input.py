@@ -199,6 +199,8 @@ RUN = {
     "s3-empty-bucket": RunCase("s3", {"bucket": ""}, "s3_bucket", dagrun=True, tries=1),
     "s3-invalid-bucket": RunCase("s3", {"bucket": "Not_A_Bucket"}, "s3_bucket"),
     "s3-bucket-url": RunCase("s3", {"bucket": "s3://fauna-logs"}, "s3_bucket"),
+    "s3-bucket-url-with-prefix": RunCase("s3", {"bucket": "s3://fauna-logs/raw/fauna"}, "s3_bucket"),
+    "s3-key-url": RunCase("s3", {"key": "s3://fauna-logs/logs/{date}.ndjson.gz"}, "s3_key"),
     "s3-empty-key": RunCase("s3", {"key": ""}, "s3_key"),
     "s3-key-unknown-placeholder": RunCase("s3", {"key": "logs/{day}.gz"}, "s3_key"),
     "s3-naive-start": RunCase("s3", {"time_start": NAIVE, "time_end": "2026-11-02T00:00:00Z"}, "time_start"),
@@ -235,6 +237,8 @@ RUN_MESSAGES: dict[str, str] = {
     "s3-empty-bucket": "FaunaValidationError: s3_bucket is empty: give the name of the bucket to write to.",
     "s3-invalid-bucket": "FaunaValidationError: s3_bucket='Not_A_Bucket' is not a valid S3 bucket name: 3 to 63 lowercase letters, digits, '.' and '-', beginning and ending with a letter or digit.",
     "s3-bucket-url": "FaunaValidationError: s3_bucket='s3://fauna-logs' is a URL: give the bare bucket name ('fauna-logs').",
+    "s3-bucket-url-with-prefix": "FaunaValidationError: s3_bucket='s3://fauna-logs/raw/fauna' is a URL: give the bare bucket name ('fauna-logs'), and put 'raw/fauna' at the start of s3_key.",
+    "s3-key-url": "FaunaValidationError: s3_key='s3://fauna-logs/logs/{date}.ndjson.gz' is a URL: give the object's key alone, without 's3://bucket/' (the bucket goes in s3_bucket).",
     "s3-empty-key": "FaunaValidationError: s3_key is empty: give the object's name, or leave it out for the default 'fauna/query_logs/{region_group}/{database_name}/date={date}/{start}_{end}.ndjson.gz'.",
     "s3-key-unknown-placeholder": "FaunaValidationError: s3_key='logs/{day}.gz' uses unknown placeholder(s) day: the key may use {database}, {database_name}, {date}, {end}, {region_group}, {request_id}, {scope}, {start}, {time_end}, {time_start}.",
     "s3-naive-start": "FaunaValidationError: time_start='2026-11-01T00:00:00' has no timezone: add one, for example '2026-11-01T00:00:00Z' for UTC.",
@@ -413,6 +417,6 @@ def test_every_row_has_its_exact_message_and_the_tables_cover_every_operator_and
     assert set(PARSE_MESSAGES) == set(PARSE)
     assert set(RUN_MESSAGES) == set(RUN)
     assert set(HOOK_MESSAGES) == set(REQUEST_LOGS) | set(HOOK_CALLS)
-    assert (len(PARSE), len(RUN), len(REQUEST_LOGS), len(HOOK_CALLS)) == (22, 30, 10, 12)
+    assert (len(PARSE), len(RUN), len(REQUEST_LOGS), len(HOOK_CALLS)) == (22, 32, 10, 12)
     assert {case.operator for case in PARSE.values()} == {REQUEST, SENSOR, S3, GCS}
     assert {case.kind for case in RUN.values()} == {"request", "sensor", "s3", "gcs"}

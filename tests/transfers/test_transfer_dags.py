@@ -283,3 +283,28 @@ def test_a_bucket_that_does_not_exist_fails_the_task_before_anything_is_exported
     assert (task.state, task.try_number) == ("failed", 1), "every retry would meet the same missing bucket"
     assert f"{field}='no-such-bucket-here' does not exist" in task.log
     assert fauna.api_calls() == [], "nothing was exported, nor asked about"
+
+
+def test_at_debug_the_gcs_upload_session_reaches_no_task_log(
+    airflow_db: None, fauna: Any, gcs_bucket: str
+) -> None:
+    """The resumable session's URI (its ``upload_id``) lets anyone finish the upload with other bytes;
+    urllib3 logs each chunk's PUT to it at DEBUG, and the masked task log must not hold it."""
+    import logging
+    import re
+
+    loggers = [logging.getLogger(name) for name in ("airflow", "airflow.task", "urllib3", "google")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    try:
+        run = run_dag("transfer_gcs_one_task", NOV_2).assert_success()
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+    task = run.task("to_gcs")
+    sessions = set(re.findall(r"upload_id=([^&\s\"]+)", task.log))
+    assert sessions, "the DEBUG lines of the chunks' PUTs are there, raw: the masker is what must hide them"
+    assert not any(session in task.masked_log for session in sessions)
+    assert GCSStore(gcs_bucket).keys() == [keys.day_key("us-std/ECommerce", NOV_2)]
