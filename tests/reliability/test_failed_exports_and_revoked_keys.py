@@ -155,12 +155,12 @@ def test_key_rotated_while_the_trigger_waits_is_read_again_and_the_wait_goes_on(
     original = FaunaAccountHook.aget_log_request
     polls: list[str] = []
 
-    async def rotating(self: FaunaAccountHook, request_id: str) -> Any:
+    async def rotating(self: FaunaAccountHook, request_id: str, **kwargs: Any) -> Any:
         polls.append(request_id)
         if len(polls) == 2:  # the trigger polled once with the old key; now the admin rotates it
             rotate_key(monkeypatch, fauna, evidence)
             fauna.completion_delay = 0.0
-        return await original(self, request_id)
+        return await original(self, request_id, **kwargs)
 
     monkeypatch.setattr(FaunaAccountHook, "aget_log_request", rotating)
 
