@@ -277,7 +277,6 @@ _TEXT_FIELDS = (
     "regionGroup",
     "updated_at",
     "presigned_url",
-    "presigned_url_expiration_time",
 )
 
 
@@ -312,15 +311,17 @@ def log_request_problem(payload: Any) -> str | None:
     if version is not None and read_version(version) is None:
         what = "a string that is not a whole number" if isinstance(version, str) else json_kind(version)
         wrong.append(f"version ({what})")
-    expires = payload.get("presigned_url_expiration_time")
-    if isinstance(expires, str) and expires:
-        try:
-            parse_time(expires, "presigned_url_expiration_time")
-        except FaunaValidationError:
-            wrong.append("presigned_url_expiration_time (a string that is not an ISO 8601 time)")
     if wrong:
         return "its field(s) " + ", ".join(wrong) + " have the wrong type"
     return None
+
+
+def _iso_or_none(value: Any) -> str | None:
+    """Return ``value`` if it is an aware ISO 8601 time, else ``None``."""
+    try:
+        return value if isinstance(value, str) and parse_time(value, "time") is not None else None
+    except FaunaValidationError:
+        return None
 
 
 def read_version(value: Any) -> int | None:
@@ -373,6 +374,9 @@ class LogRequest:
             state=str(payload.get("state", "")),
             region_group=payload.get("region_group") or payload.get("regionGroup"),
             version=read_version(values["version"]),
+            # Only read to renew a URL early: in another form (epoch, HTTP date) it is unknown, and a
+            # refused download asks for a new URL all the same.
+            presigned_url_expiration_time=_iso_or_none(values["presigned_url_expiration_time"]),
         )
         return cls(**values, raw=dict(payload))
 

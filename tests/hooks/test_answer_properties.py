@@ -330,16 +330,27 @@ def test_a_submission_answered_with_another_export_than_asked_is_an_api_error(st
     assert "is not the export asked for" in str(info.value) and named in str(info.value)
 
 
-def test_a_submission_answered_in_another_spelling_of_the_same_export_is_read(stub, hook) -> None:
-    """Another ISO form of the same instants, a region group beside the database, fields left out."""
-    answer(
-        stub[1],
-        {
-            "request_id": "r1",
-            "state": "Pending",
-            "database": "us-std/Shop",
-            "region_group": "us-std",
-            "time_start": "2026-11-01T01:00:00+01:00",
-        },
-    )
-    assert hook.request_logs(**SPEC).request_id == "r1"
+SAME_EXPORT = {
+    # Another ISO form of the same instants, a region group beside the database, fields left out.
+    "other-offset": (SPEC, {"time_start": "2026-11-01T01:00:00+01:00", "region_group": "us-std"}),
+    # Airflow's manual intervals have microseconds; the vendor's samples answer milliseconds.
+    "milliseconds": (
+        {**SPEC, "time_start": "2026-11-01T00:36:53.638753Z"},
+        {"time_start": "2026-11-01T00:36:53.638Z"},
+    ),
+    "no-offset": (SPEC, {"time_start": "2026-11-01T00:00:00", "time_end": "2026-11-02T00:00:00.000"}),
+    # The vendor's samples carry a database field whatever the scope.
+    "region-group-with-database": (
+        {"time_start": SPEC["time_start"], "time_end": SPEC["time_end"], "region_group": "us-std"},
+        {"database": "us-std", "region_group": "us-std"},
+    ),
+}
+
+
+@pytest.mark.parametrize(("asked", "answered"), list(SAME_EXPORT.values()), ids=list(SAME_EXPORT))
+def test_a_submission_answered_in_another_spelling_of_the_same_export_is_read(
+    stub, hook, asked, answered
+) -> None:
+    body = {k: v for k, v in asked.items() if k != "region_group" or "database" not in asked}
+    answer(stub[1], {"request_id": "r1", "state": "Pending", **body, **answered})
+    assert hook.request_logs(**asked).request_id == "r1"

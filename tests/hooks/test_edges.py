@@ -371,6 +371,26 @@ async def test_a_key_with_a_character_that_is_not_printable_ascii_is_refused_by_
     assert handler.seen == []
 
 
+@pytest.mark.parametrize("mode", [*MODES, "test_connection"])
+async def test_a_key_pasted_with_its_bearer_scheme_is_refused_naming_it(canned, monkeypatch, mode) -> None:
+    url, handler = canned
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FAUNA_KEY",
+        json.dumps({"conn_type": "fauna", "host": url, "password": "Bearer fnacapi_secretvalue"}),
+    )
+    hook = FaunaAccountHook(fauna_conn_id="fauna_key")
+    if mode == "test_connection":
+        ok, message = hook.test_connection()
+        assert not ok
+    else:
+        with pytest.raises(FaunaValidationError) as info:
+            await status(hook, mode)
+        message = str(info.value)
+    assert "begins with 'Bearer '" in message and "'fauna_key'" in message, message
+    assert "secretvalue" not in message
+    assert handler.seen == []
+
+
 # 6. Odd field types in a log request answer.
 
 ODD_FIELDS = [
@@ -382,9 +402,6 @@ ODD_FIELDS = [
     ({"presigned_url": 123}, "presigned_url"),
     ({"presigned_url": ["https://files.example/x?sig=secret"]}, "presigned_url"),
     ({"presigned_url": {"url": "https://files.example/x?sig=secret"}}, "presigned_url"),
-    ({"presigned_url_expiration_time": 1796687394}, "presigned_url_expiration_time"),
-    ({"presigned_url_expiration_time": {"t": 1}}, "presigned_url_expiration_time"),
-    ({"presigned_url_expiration_time": "soon"}, "presigned_url_expiration_time"),
 ]
 
 
@@ -412,3 +429,25 @@ async def test_an_odd_field_type_is_an_api_error_naming_the_field_not_its_value(
         message = str(info.value)
     assert "GET /api/v1/logs/1" in message and f"{named} (" in message, message
     assert "secret" not in message and "sig=" not in message and "999" not in message
+
+
+@pytest.mark.parametrize(
+    "expires", [1796687394, {"t": 1}, "soon", "2099-07-11T22:53:54", "Sat, 11 Jul 2099 22:53:54 GMT"]
+)
+@pytest.mark.parametrize("mode", MODES)
+async def test_an_expiration_time_in_another_form_is_read_as_unknown_not_as_a_broken_answer(
+    canned, monkeypatch, expires, mode
+) -> None:
+    """Only read to renew a URL early; a refused download asks for a new one all the same."""
+    url, handler = canned
+    answer(
+        handler,
+        {
+            "request_id": "1",
+            "state": "Complete",
+            "presigned_url": "https://f.example/x?sig=s",
+            "presigned_url_expiration_time": expires,
+        },
+    )
+    request = await status(connect(monkeypatch, url), mode)
+    assert request.is_complete and request.presigned_url_expiration_time is None
