@@ -22,6 +22,20 @@ offsets = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
 moments = st.datetimes(min_value=dt.datetime(1900, 1, 2), max_value=dt.datetime(9998, 12, 30))
 
 
+def _reads_ordinal_dates() -> bool:
+    """pendulum 3.0.0, the floor, reads no ordinal date with a time ("2000-121T00:00Z"); 3.3 does."""
+    try:
+        parse_time("2000-121T00:00:00Z", "time_start")
+    except FaunaValidationError:
+        return False
+    return True
+
+
+#: Ordinal dates are generated only where the installed pendulum reads them; the offsets, which
+#: the provider reads itself, are generated everywhere.
+ORDINAL_DATES = _reads_ordinal_dates()
+
+
 def offset_text(offset: dt.timedelta, form: str) -> str:
     minutes = int(offset.total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
@@ -53,7 +67,7 @@ def iso_times(draw):
         local = local.replace(second=0, microsecond=0)
     elif precision == "seconds":
         local = local.replace(microsecond=0)
-    ordinal = draw(st.booleans())
+    ordinal = draw(st.booleans()) if ORDINAL_DATES else False
     if ordinal:
         date = local.strftime("%Y%j" if basic else "%Y-%j")
     else:
